@@ -1,0 +1,48 @@
+"""ganedit: GAN-based image editing with self-describing ONNX models.
+
+Example:
+    >>> import ganedit
+    >>> zebra = ganedit.load("horse2zebra")(Image.open("horse.jpg"))
+    >>> ganedit.process_folder(ganedit.load("horse2zebra"), ["photos"], "out")
+
+``import ganedit`` stays light: PyTorch is imported only to train, export or convert a checkpoint.
+"""
+
+from __future__ import annotations
+
+from . import zoo
+from .card import MaskSpec, ModelCard
+from .errors import (
+    CheckpointError,
+    DownloadError,
+    GaneditError,
+    ImageError,
+    ModelCardError,
+    UnknownModelError,
+)
+from .loading import load
+from .model import Model, Translator
+from .pipeline import FolderSettings, process_folder
+from .report import FileResult, Report
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckpointError",
+    "DownloadError",
+    "FileResult",
+    "FolderSettings",
+    "GaneditError",
+    "ImageError",
+    "MaskSpec",
+    "Model",
+    "ModelCard",
+    "ModelCardError",
+    "Report",
+    "Translator",
+    "UnknownModelError",
+    "__version__",
+    "load",
+    "process_folder",
+    "zoo",
+]

@@ -1,0 +1,161 @@
+"""The model card: the JSON that makes a ganedit ONNX file self-describing.
+
+The card lives in the ONNX file's ``metadata_props`` under the key ``ganedit``. The runtime needs
+nothing else: preprocessing, padding, value ranges and tiling all follow from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from .errors import ModelCardError
+
+__all__ = ["CARD_FORMAT", "METADATA_KEY", "MaskSpec", "ModelCard"]
+
+METADATA_KEY = "ganedit"
+CARD_FORMAT = 1
+
+Task = Literal["translate", "upscale", "inpaint"]
+_TASKS = ("translate", "upscale", "inpaint")
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskSpec:
+    """Where an inpainting model expects its mask: input channel index and the value of a hole."""
+
+    channel: int
+    hole: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelCard:
+    """What a model is and how to feed it.
+
+    Attributes:
+        name: Short name, e.g. ``"horse2zebra"``.
+        task: ``"translate"``, ``"upscale"`` or ``"inpaint"``.
+        arch: Architecture id, e.g. ``"resnet_9blocks"`` or ``"unet_256"``.
+        scale: Output size divided by input size (1 for translation).
+        in_channels: Image channels the network takes (1 or 3, without an inpainting mask).
+        out_channels: Channels the network returns (1 or 3).
+        input_range: ``(lo, hi)`` that pixel values 0 and full scale map to on the way in.
+        output_range: ``(lo, hi)`` of the network's output that maps to 0 and full scale.
+        size_multiple: Height and width are padded to a multiple of this.
+        min_size: Height and width are padded to at least this.
+        tiling: ``"ok"`` when the model can run on tiles, ``"discouraged"`` when its result
+            depends on whole-image statistics (instance norm) and tiles would show.
+        mask: For inpainting models, where the mask goes.
+        norm_stats: For models with batch norm: ``"image"`` (per-image statistics, the
+            pix2pix test-time behaviour) or ``"running"`` (the stored running statistics).
+        source: Where the weights came from (a URL or a path).
+        license: The weights' licence, as far as known.
+        extra: Any further string keys, kept as they are.
+    """
+
+    name: str
+    task: Task
+    arch: str
+    scale: int = 1
+    in_channels: int = 3
+    out_channels: int = 3
+    input_range: tuple[float, float] = (-1.0, 1.0)
+    output_range: tuple[float, float] = (-1.0, 1.0)
+    size_multiple: int = 1
+    min_size: int = 1
+    tiling: Literal["ok", "discouraged"] = "ok"
+    mask: MaskSpec | None = None
+    norm_stats: Literal["image", "running"] | None = None
+    source: str = ""
+    license: str = ""
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.task not in _TASKS:
+            problems.append(f"task must be one of {_TASKS}, got {self.task!r}")
+        for field in ("scale", "in_channels", "out_channels", "size_multiple", "min_size"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                problems.append(f"{field} must be a positive integer, got {value!r}")
+        for field in ("input_range", "output_range"):
+            value = getattr(self, field)
+            if len(value) != 2 or not float(value[0]) < float(value[1]):
+                problems.append(f"{field} must be [lo, hi] with lo < hi, got {list(value)!r}")
+        if self.tiling not in ("ok", "discouraged"):
+            problems.append(f"tiling must be 'ok' or 'discouraged', got {self.tiling!r}")
+        if (self.task == "inpaint") != (self.mask is not None):
+            problems.append("mask must be given for inpaint models and only for them")
+        if self.norm_stats not in (None, "image", "running"):
+            problems.append(f"norm_stats must be 'image' or 'running', got {self.norm_stats!r}")
+        if problems:
+            raise ModelCardError("invalid model card: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The card as the JSON-ready dict stored in the ONNX file."""
+        out: dict[str, Any] = {"format": CARD_FORMAT}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name == "extra":
+                continue
+            if field.name in ("mask", "norm_stats") and value is None:
+                continue
+            if isinstance(value, MaskSpec):
+                value = dataclasses.asdict(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[field.name] = value
+        for key, value in self.extra.items():
+            out.setdefault(key, value)
+        return out
+
+    def to_json(self) -> str:
+        """The card serialised as compact JSON."""
+        return json.dumps(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelCard:
+        """Build a card from its dict form; unknown keys land in ``extra``.
+
+        Raises:
+            ModelCardError: A required key is missing, a value is invalid, or the card's
+                format is newer than this version of ganedit understands.
+        """
+        fmt = data.get("format", CARD_FORMAT)
+        if not isinstance(fmt, int) or fmt > CARD_FORMAT:
+            raise ModelCardError(
+                f"model card format {fmt!r} is newer than this ganedit understands "
+                f"(format {CARD_FORMAT}); upgrade ganedit"
+            )
+        missing = [key for key in ("name", "task", "arch") if key not in data]
+        if missing:
+            raise ModelCardError(f"model card lacks required keys {missing}; found {sorted(data)}")
+        names = {field.name for field in dataclasses.fields(cls)} - {"extra"}
+        kwargs: dict[str, Any] = {key: data[key] for key in names if key in data}
+        for key in ("input_range", "output_range"):
+            if key in kwargs:
+                kwargs[key] = tuple(float(v) for v in kwargs[key])
+        if kwargs.get("mask") is not None:
+            kwargs["mask"] = MaskSpec(**kwargs["mask"])
+        extra = {k: v for k, v in data.items() if k not in names and k != "format"}
+        try:
+            return cls(**kwargs, extra=extra)
+        except TypeError as exc:
+            raise ModelCardError(f"malformed model card: {exc}") from exc
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelCard:
+        """Parse the JSON stored in an ONNX file's metadata."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ModelCardError(f"model card is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ModelCardError(f"model card must be a JSON object, got {type(data).__name__}")
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> ModelCard:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,64 @@
+"""The reference CycleGAN/pix2pix networks in PyTorch, and the loader of their checkpoints.
+
+Importing this package imports torch; ``import ganedit`` does not import it. Used by training,
+export and the ``.pth``/``.safetensors`` import path.
+
+Example:
+    >>> from ganedit.archs import load_generator
+    >>> gen = load_generator("latest_net_G_A.pth")  # doctest: +SKIP
+    >>> gen.spec.arch  # doctest: +SKIP
+    'resnet_9blocks'
+"""
+
+from __future__ import annotations
+
+try:
+    import torch  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        'ganedit.archs needs PyTorch; install it with: pip install "ganedit[train]"'
+    ) from exc
+
+from .checkpoint import (
+    CHECKPOINT_SUFFIXES,
+    LoadedGenerator,
+    detect_generator,
+    fit_norm_buffers,
+    load_generator,
+    read_state_dict,
+)
+from .discriminators import NLayerDiscriminator, PixelDiscriminator
+from .generators import build_generator, default_registry
+from .norm import ImageStatsBatchNorm2d, make_norm, use_image_statistics
+from .registry import ArchEntry, ArchRegistry, BuiltArch, StateDict
+from .resnet import ResnetBlock, ResnetGenerator
+from .spec import ArchSpec, Family, NormType, PaddingType
+from .unet import UnetGenerator, UnetSkipConnectionBlock
+
+__all__ = [
+    "CHECKPOINT_SUFFIXES",
+    "ArchEntry",
+    "ArchRegistry",
+    "ArchSpec",
+    "BuiltArch",
+    "Family",
+    "ImageStatsBatchNorm2d",
+    "LoadedGenerator",
+    "NLayerDiscriminator",
+    "NormType",
+    "PaddingType",
+    "PixelDiscriminator",
+    "ResnetBlock",
+    "ResnetGenerator",
+    "StateDict",
+    "UnetGenerator",
+    "UnetSkipConnectionBlock",
+    "build_generator",
+    "default_registry",
+    "detect_generator",
+    "fit_norm_buffers",
+    "load_generator",
+    "make_norm",
+    "read_state_dict",
+    "use_image_statistics",
+]

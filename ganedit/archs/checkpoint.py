@@ -1,0 +1,318 @@
+"""Read generator checkpoints (.pth/.pt/.bin/.safetensors), recognise and load them.
+
+Pickled checkpoints are read with ``weights_only=True``: a file that needs arbitrary code to
+unpickle is refused, never executed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+from .generators import default_registry
+from .registry import ArchRegistry, StateDict
+from .spec import ArchSpec
+
+__all__ = [
+    "CHECKPOINT_SUFFIXES",
+    "LoadedGenerator",
+    "detect_generator",
+    "fit_norm_buffers",
+    "load_generator",
+    "read_state_dict",
+]
+
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
+_PICKLE_SUFFIXES = (".pth", ".pt", ".bin")
+# Where training scripts put the generator's weights inside a larger checkpoint dict, in order
+# of preference (EMA weights first, as Real-ESRGAN/BasicSR ship them).
+CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model", "netG", "generator")
+_MAX_NESTING = 3
+_PREVIEW = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedGenerator:
+    """A generator with its weights loaded, ready for inference.
+
+    Attributes:
+        module: The network in eval mode (dropout off; batch norm, if any, on per-image
+            statistics as in the reference's test script). Takes ``(B, in_channels, H, W)``
+            in ``[-1, 1]`` with ``H`` and ``W`` multiples of ``spec.size_multiple`` and at least
+            ``spec.min_size``; returns ``(B, out_channels, H, W)`` in ``[-1, 1]``.
+        spec: What the checkpoint is.
+        source: The file it came from, or ``"<state dict>"``.
+    """
+
+    module: nn.Module
+    spec: ArchSpec
+    source: str
+
+
+def _preview(names: list[str]) -> str:
+    shown = ", ".join(names[:_PREVIEW])
+    return shown + (", …" if len(names) > _PREVIEW else "")
+
+
+def _count(n: int, singular: str, plural: str) -> str:
+    return f"{n} {singular if n == 1 else plural}"
+
+
+def _load_pickle(path: Path) -> object:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if unsafe:
+            raise CheckpointError(
+                f"{path}: the file pickles a Python object ({unsafe[1]}) besides tensors, and "
+                "ganedit only loads checkpoints with torch.load(weights_only=True), which never "
+                "runs code from the file. If you trust the file, load it once yourself with "
+                "torch.load(path, weights_only=False) and save only its state dict (names to "
+                "tensors) with torch.save or as .safetensors"
+            ) from exc
+        detail = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+        reason = detail[1] if detail else text.splitlines()[0]
+        raise CheckpointError(
+            f"{path}: not a PyTorch checkpoint (unpickling failed: {reason})"
+        ) from exc
+    except (EOFError, RuntimeError, KeyError, ValueError, OSError) as exc:
+        reason = "the file is empty" if path.stat().st_size == 0 else f"{type(exc).__name__}"
+        detail = str(exc).strip().splitlines()
+        if detail and path.stat().st_size:
+            reason += f": {detail[0][:200]}"
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({reason})") from exc
+
+
+def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+    except ImportError as exc:
+        raise ImportError(
+            'reading .safetensors files needs safetensors: pip install "ganedit[train]"'
+        ) from exc
+    try:
+        return load_file(path, device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a safetensors file ({exc})") from exc
+
+
+def _describe_value(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return "tensor"
+    return type(value).__name__
+
+
+def _unwrap(obj: object, source: str) -> dict[str, torch.Tensor]:
+    for _ in range(_MAX_NESTING):
+        if not isinstance(obj, Mapping):
+            raise CheckpointError(
+                f"{source}: holds a {type(obj).__name__}, expected a state dict "
+                "(a dict mapping parameter names to tensors)"
+            )
+        if not obj:
+            raise CheckpointError(f"{source}: the checkpoint is empty (it holds no tensors)")
+        if all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+            return dict(obj)
+        inner = next(
+            (obj[key] for key in CONTAINER_KEYS if isinstance(obj.get(key), Mapping)), None
+        )
+        if inner is None:
+            found = [f"{key} ({_describe_value(value)})" for key, value in obj.items()]
+            raise CheckpointError(
+                f"{source}: not a state dict: its {len(found)} top-level entries "
+                f"({_preview(found)}) are not all tensors, and none of the usual containers "
+                f"({', '.join(CONTAINER_KEYS)}) holds the weights"
+            )
+        obj = inner
+    raise CheckpointError(f"{source}: state dict nested more than {_MAX_NESTING} levels deep")
+
+
+def _strip_module_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    # DataParallel / DistributedDataParallel save their wrapped module under "module.".
+    while state_dict and all(key.startswith("module.") for key in state_dict):
+        state_dict = {key[len("module.") :]: value for key, value in state_dict.items()}
+    return state_dict
+
+
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Read the weights of a checkpoint file as a flat ``{name: tensor}`` dict on the CPU.
+
+    ``.pth``/``.pt``/``.bin`` files are read with ``torch.load(weights_only=True)``,
+    ``.safetensors`` with safetensors. The weights are taken out of common containers
+    (``params_ema``, ``params``, ``state_dict``, ``model``, ``netG``, ``generator``), and the
+    ``module.`` prefix that DataParallel/DDP add is removed.
+
+    Raises:
+        CheckpointError: The file is missing, has an unknown extension, is not a checkpoint,
+            pickles objects other than tensors, holds no tensors, or its weights are not in a
+            recognisable container. The message names the file.
+
+    Example:
+        >>> state_dict = read_state_dict("latest_net_G_A.pth")  # doctest: +SKIP
+        >>> state_dict["model.1.weight"].shape  # doctest: +SKIP
+        torch.Size([64, 3, 7, 7])
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        obj: object = _load_safetensors(path)
+    elif suffix in _PICKLE_SUFFIXES:
+        obj = _load_pickle(path)
+    else:
+        raise CheckpointError(
+            f"{path}: unsupported checkpoint extension {suffix or '(none)'!r}; "
+            f"expected one of {', '.join(CHECKPOINT_SUFFIXES)}"
+        )
+    return _strip_module_prefix(_unwrap(obj, str(path)))
+
+
+def fit_norm_buffers(state_dict: StateDict, module: nn.Module) -> dict[str, torch.Tensor]:
+    """Adapt norm-layer buffers of older checkpoints to ``module``'s layers.
+
+    - Checkpoints saved with PyTorch 0.4.0, when the reference's instance norm tracked running
+      statistics, carry ``running_mean``/``running_var``/``num_batches_tracked`` on instance-norm
+      layers that no longer have them; these are dropped, as the reference does when loading.
+    - Checkpoints from before PyTorch 0.4.1 lack batch norm's ``num_batches_tracked``; a zero
+      counter is supplied (it is not used at inference).
+
+    Returns a new dict; ``state_dict`` is not changed.
+    """
+    fitted = dict(state_dict)
+    for name, layer in module.named_modules():
+        prefix = f"{name}." if name else ""
+        if isinstance(layer, nn.InstanceNorm2d) and not layer.track_running_stats:
+            for buffer in ("running_mean", "running_var", "num_batches_tracked"):
+                fitted.pop(prefix + buffer, None)
+        elif isinstance(layer, nn.BatchNorm2d) and layer.track_running_stats:
+            counter = prefix + "num_batches_tracked"
+            if counter not in fitted and prefix + "running_mean" in fitted:
+                fitted[counter] = torch.tensor(0, dtype=torch.long)
+    return fitted
+
+
+def _check_fit(source: str, state_dict: StateDict, module: nn.Module, spec: ArchSpec) -> None:
+    expected = {key: tuple(value.shape) for key, value in module.state_dict().items()}
+    missing = [key for key in expected if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in expected]
+    mismatched = [
+        f"{key}: file {tuple(state_dict[key].shape)}, expected {shape}"
+        for key, shape in expected.items()
+        if key in state_dict and tuple(state_dict[key].shape) != shape
+    ]
+    problems = [
+        f"{_count(len(names), *nouns)} ({_preview(names)})"
+        for names, nouns in (
+            (missing, ("missing key", "missing keys")),
+            (unexpected, ("unexpected key", "unexpected keys")),
+            (mismatched, ("tensor of another shape", "tensors of other shapes")),
+        )
+        if names
+    ]
+    if problems:
+        raise CheckpointError(
+            f"{source}: looks like {spec.describe()}, but its weights do not fit that "
+            f"network: {'; '.join(problems)}. The file may come from a modified version of "
+            "the reference code"
+        )
+
+
+def _as_state_dict(
+    checkpoint: str | os.PathLike[str] | StateDict,
+) -> tuple[str, dict[str, torch.Tensor]]:
+    if isinstance(checkpoint, (str, os.PathLike)):
+        return str(checkpoint), read_state_dict(checkpoint)
+    source = "<state dict>"
+    return source, _strip_module_prefix(_unwrap(checkpoint, source))
+
+
+def _no_match(source: str, state_dict: StateDict, registry: ArchRegistry) -> CheckpointError:
+    keys = list(state_dict)
+    expected = " or ".join(entry.description for entry in registry) or "(the registry is empty)"
+    return CheckpointError(
+        f"{source}: no known architecture matches its {_count(len(keys), 'key', 'keys')} "
+        f"(first: {_preview(keys)}); expected {expected}"
+    )
+
+
+def detect_generator(
+    checkpoint: str | os.PathLike[str] | StateDict, *, registry: ArchRegistry | None = None
+) -> ArchSpec:
+    """What generator a checkpoint holds, read from its keys and shapes alone.
+
+    Args:
+        checkpoint: A checkpoint file or a state dict.
+        registry: The architectures to try; the default holds the ResNet and U-Net generators.
+
+    Raises:
+        CheckpointError: The file cannot be read or matches no architecture.
+
+    Example:
+        >>> detect_generator("latest_net_G_A.pth").arch  # doctest: +SKIP
+        'resnet_9blocks'
+    """
+    source, state_dict = _as_state_dict(checkpoint)
+    registry = default_registry() if registry is None else registry
+    entry = registry.detect(state_dict)
+    if entry is None:
+        raise _no_match(source, state_dict, registry)
+    try:
+        return entry.build(state_dict).spec
+    except CheckpointError as exc:
+        raise CheckpointError(f"{source}: {exc}") from exc
+
+
+def load_generator(
+    checkpoint: str | os.PathLike[str] | StateDict, *, registry: ArchRegistry | None = None
+) -> LoadedGenerator:
+    """Recognise a generator checkpoint, build its network and load the weights strictly.
+
+    Args:
+        checkpoint: A ``.pth``/``.pt``/``.bin``/``.safetensors`` file or a state dict.
+        registry: The architectures to try; the default holds the CycleGAN/pix2pix ResNet and
+            U-Net generators.
+
+    Returns:
+        The network in eval mode with its :class:`ArchSpec`.
+
+    Raises:
+        CheckpointError: The file cannot be read, matches no known architecture (the message
+            lists what was expected and what was found), or its tensors do not fit the
+            detected network (missing, unexpected or differently shaped keys).
+
+    Example:
+        >>> gen = load_generator("latest_net_G_A.pth")  # doctest: +SKIP
+        >>> gen.spec.arch, gen.spec.size_multiple  # doctest: +SKIP
+        ('resnet_9blocks', 4)
+        >>> gen.module(torch.zeros(1, 3, 256, 256)).shape  # doctest: +SKIP
+        torch.Size([1, 3, 256, 256])
+    """
+    source, state_dict = _as_state_dict(checkpoint)
+    registry = default_registry() if registry is None else registry
+    entry = registry.detect(state_dict)
+    if entry is None:
+        raise _no_match(source, state_dict, registry)
+    try:
+        built = entry.build(state_dict)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{source}: {exc}") from exc
+    fitted = fit_norm_buffers(state_dict, built.module)
+    _check_fit(source, fitted, built.module, built.spec)
+    try:
+        built.module.load_state_dict(fitted, strict=True)
+    except RuntimeError as exc:  # e.g. a tensor that cannot be cast to float
+        raise CheckpointError(f"{source}: loading the weights failed: {exc}") from exc
+    built.module.eval()
+    return LoadedGenerator(module=built.module, spec=built.spec, source=source)

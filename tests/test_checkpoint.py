@@ -1,0 +1,403 @@
+"""Checkpoint reading, architecture detection and strict loading of generators."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from ganedit.archs import (  # noqa: E402
+    ArchEntry,
+    ArchRegistry,
+    ArchSpec,
+    ImageStatsBatchNorm2d,
+    ResnetGenerator,
+    UnetGenerator,
+    default_registry,
+    detect_generator,
+    load_generator,
+    read_state_dict,
+)
+from ganedit.archs.generators import RESNET_ENTRY, UNET_ENTRY  # noqa: E402
+from ganedit.errors import CheckpointError  # noqa: E402
+
+
+@dataclasses.dataclass
+class NotATensor:
+    """Pickled into a checkpoint to check that weights_only loading refuses it."""
+
+    value: int = 1
+
+
+def _randomise(net: nn.Module) -> nn.Module:
+    """Give norm layers and biases non-default values so that loading them is checked."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, param in net.named_parameters():
+            if param.ndim == 1:
+                param.copy_(torch.randn_like(param) * 0.2 + (1.0 if "weight" in name else 0.0))
+        for name, buffer in net.named_buffers():
+            if name.endswith("running_mean"):
+                buffer.normal_()
+            elif name.endswith("running_var"):
+                buffer.uniform_(0.5, 2.0)
+    return net
+
+
+def _resnet(**options) -> nn.Module:
+    return _randomise(ResnetGenerator(ngf=4, **options))
+
+
+def _unet(**options) -> nn.Module:
+    return _randomise(UnetGenerator(ngf=4, **options))
+
+
+def _save_pth(obj, path):
+    torch.save(obj, path)
+    return path
+
+
+class TestDetection:
+    @pytest.mark.parametrize(
+        ("options", "expected"),
+        [
+            ({"n_blocks": 9}, ("resnet_9blocks", "instance", False, "reflect")),
+            ({"n_blocks": 6, "use_dropout": True}, ("resnet_6blocks", "instance", True, "reflect")),
+            ({"n_blocks": 3, "norm": "batch"}, ("resnet_3blocks", "batch", False, "reflect")),
+            ({"n_blocks": 2, "norm": "none"}, ("resnet_2blocks", "none", False, "reflect")),
+            (
+                {"n_blocks": 2, "padding_type": "zero"},
+                ("resnet_2blocks", "instance", False, "zero"),
+            ),
+            (
+                {"n_blocks": 1, "padding_type": "zero", "use_dropout": True, "norm": "batch"},
+                ("resnet_1blocks", "batch", True, "zero"),
+            ),
+            ({"n_blocks": 0}, ("resnet_0blocks", "instance", False, "reflect")),
+        ],
+    )
+    def test_resnet_variants(self, options, expected):
+        spec = detect_generator(_resnet(**options).state_dict())
+        assert (spec.arch, spec.norm, spec.use_dropout, spec.padding_type) == expected
+        assert (spec.family, spec.ngf, spec.n_blocks, spec.num_downs) == (
+            "resnet",
+            4,
+            options["n_blocks"],
+            None,
+        )
+
+    @pytest.mark.parametrize(("in_channels", "out_channels"), [(1, 3), (3, 1), (3, 3)])
+    def test_resnet_channels(self, in_channels, out_channels):
+        net = _resnet(n_blocks=1, in_channels=in_channels, out_channels=out_channels)
+        spec = detect_generator(net.state_dict())
+        assert (spec.in_channels, spec.out_channels) == (in_channels, out_channels)
+
+    @pytest.mark.parametrize(
+        ("num_downs", "norm", "arch"),
+        [(5, "batch", "unet_32"), (7, "batch", "unet_128"), (8, "instance", "unet_256")],
+    )
+    @pytest.mark.parametrize(("in_channels", "out_channels"), [(1, 3), (3, 3)])
+    def test_unet_variants(self, num_downs, norm, arch, in_channels, out_channels):
+        net = _unet(
+            num_downs=num_downs,
+            norm=norm,
+            use_dropout=True,
+            in_channels=in_channels,
+            out_channels=out_channels,
+        )
+        spec = detect_generator(net.state_dict())
+        assert spec == ArchSpec(
+            family="unet",
+            in_channels=in_channels,
+            out_channels=out_channels,
+            ngf=4,
+            norm=norm,
+            num_downs=num_downs,
+        )
+        assert spec.arch == arch
+        assert spec.use_dropout is None  # dropout has no weights, so it cannot be seen
+
+    def test_unet_without_norm(self):
+        assert detect_generator(_unet(num_downs=5, norm="none").state_dict()).norm == "none"
+
+
+class TestSpecRequirements:
+    def test_resnet(self):
+        spec = detect_generator(_resnet(n_blocks=9).state_dict())
+        assert (spec.size_multiple, spec.min_size, spec.tiling, spec.norm_stats) == (
+            4,
+            16,
+            "discouraged",
+            None,
+        )
+
+    def test_unet_batch_norm(self):
+        spec = detect_generator(_unet(num_downs=7).state_dict())
+        assert (spec.size_multiple, spec.min_size, spec.tiling, spec.norm_stats) == (
+            128,
+            128,
+            "discouraged",
+            "image",
+        )
+
+    def test_tiling_ok_without_norm(self):
+        assert detect_generator(_resnet(n_blocks=1, norm="none").state_dict()).tiling == "ok"
+
+    def test_describe(self):
+        spec = detect_generator(_resnet(n_blocks=9).state_dict())
+        assert (
+            spec.describe() == "resnet_9blocks (in 3, out 3, ngf 4, norm instance, padding reflect)"
+        )
+
+    def test_invalid_spec_rejected(self):
+        with pytest.raises(ValueError, match="n_blocks"):
+            ArchSpec(family="resnet", in_channels=3, out_channels=3, ngf=4, norm="instance")
+
+
+class TestRoundTrip:
+    @pytest.mark.parametrize("suffix", [".pth", ".pt", ".safetensors"])
+    @pytest.mark.parametrize(
+        "make",
+        [
+            lambda: _resnet(n_blocks=2, use_dropout=True),
+            lambda: _resnet(n_blocks=1, norm="batch", padding_type="zero", in_channels=1),
+            lambda: _unet(num_downs=5, use_dropout=True),
+        ],
+        ids=["resnet_dropout", "resnet_batch_zero_grey", "unet_32"],
+    )
+    def test_save_detect_load_strict(self, tmp_path, suffix, make):
+        net = make()
+        path = tmp_path / f"net{suffix}"
+        if suffix == ".safetensors":
+            from safetensors.torch import save_file
+
+            save_file(net.state_dict(), path)
+        else:
+            torch.save(net.state_dict(), path)
+        loaded = load_generator(path)
+        assert loaded.source == str(path)
+        assert not loaded.module.training
+        for key, value in net.state_dict().items():
+            torch.testing.assert_close(loaded.module.state_dict()[key], value)
+        x = torch.rand(2, loaded.spec.in_channels, 32, 32) * 2 - 1
+        with torch.no_grad():
+            expected = use_reference_stats(net)(x)
+            torch.testing.assert_close(loaded.module(x), expected, atol=1e-5, rtol=1e-4)
+
+    def test_loads_a_state_dict_object(self):
+        loaded = load_generator(_resnet(n_blocks=1).state_dict())
+        assert loaded.source == "<state dict>"
+        assert loaded.spec.arch == "resnet_1blocks"
+
+    def test_batch_norm_runs_on_image_statistics(self):
+        loaded = load_generator(_unet(num_downs=5).state_dict())
+        norms = [m for m in loaded.module.modules() if isinstance(m, nn.BatchNorm2d)]
+        assert norms
+        assert all(isinstance(m, ImageStatsBatchNorm2d) for m in norms)
+        batch = torch.rand(3, 3, 32, 32) * 2 - 1
+        with torch.no_grad():
+            alone = torch.cat([loaded.module(batch[i : i + 1]) for i in range(3)])
+            torch.testing.assert_close(loaded.module(batch), alone, atol=1e-6, rtol=1e-5)
+
+
+def use_reference_stats(net: nn.Module) -> nn.Module:
+    """``net`` as the reference tests it: train mode (per-image batch norm), dropout off."""
+    net.train()
+    for module in net.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+
+    def per_image(x):
+        return torch.cat([net(x[i : i + 1]) for i in range(x.shape[0])])
+
+    return per_image
+
+
+class TestContainersAndQuirks:
+    @pytest.mark.parametrize("container", ["state_dict", "params_ema", "params", "netG", "model"])
+    def test_unwraps_container(self, tmp_path, container):
+        net = _resnet(n_blocks=1)
+        path = _save_pth({container: net.state_dict(), "epoch": 7}, tmp_path / "ckpt.pth")
+        assert set(read_state_dict(path)) == set(net.state_dict())
+
+    def test_prefers_ema_weights(self, tmp_path):
+        ema, raw = _resnet(n_blocks=1).state_dict(), _resnet(n_blocks=2).state_dict()
+        path = _save_pth({"params": raw, "params_ema": ema}, tmp_path / "ckpt.pth")
+        assert set(read_state_dict(path)) == set(ema)
+
+    def test_strips_module_prefix(self, tmp_path):
+        net = _resnet(n_blocks=1)
+        wrapped = {f"module.{key}": value for key, value in net.state_dict().items()}
+        path = _save_pth(wrapped, tmp_path / "ddp.pth")
+        assert set(read_state_dict(path)) == set(net.state_dict())
+        assert load_generator(path).spec.arch == "resnet_1blocks"
+
+    def test_strips_old_instance_norm_running_stats(self, tmp_path):
+        net = _resnet(n_blocks=2)
+        state_dict = dict(net.state_dict())
+        for name, module in net.named_modules():
+            if isinstance(module, nn.InstanceNorm2d):  # as saved by PyTorch 0.4.0
+                state_dict[f"{name}.running_mean"] = torch.randn(module.num_features)
+                state_dict[f"{name}.running_var"] = torch.rand(module.num_features) + 0.5
+                state_dict[f"{name}.num_batches_tracked"] = torch.tensor(3)
+        assert "model.2.running_mean" in state_dict
+        loaded = load_generator(_save_pth(state_dict, tmp_path / "old.pth"))
+        assert loaded.spec.norm == "instance"
+        x = torch.rand(1, 3, 16, 16)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded.module(x), net.eval()(x))
+
+    def test_supplies_missing_num_batches_tracked(self, tmp_path):
+        net = _resnet(n_blocks=1, norm="batch")
+        state_dict = {
+            key: value
+            for key, value in net.state_dict().items()
+            if not key.endswith("num_batches_tracked")
+        }
+        loaded = load_generator(_save_pth(state_dict, tmp_path / "old_bn.pth"))
+        assert loaded.spec.norm == "batch"
+        torch.testing.assert_close(
+            loaded.module.state_dict()["model.2.running_mean"], state_dict["model.2.running_mean"]
+        )
+
+
+class TestErrors:
+    def test_unknown_architecture(self, tmp_path):
+        junk = {
+            "conv1.weight": torch.zeros(8, 3, 3, 3),
+            "conv1.bias": torch.zeros(8),
+            "fc.weight": torch.zeros(10, 8),
+        }
+        path = _save_pth(junk, tmp_path / "x.pth")
+        with pytest.raises(CheckpointError) as info:
+            load_generator(path)
+        message = str(info.value)
+        assert message.startswith(f"{path}: no known architecture matches its 3 keys")
+        assert "first: conv1.weight, conv1.bias, fc.weight" in message
+        assert "ResNet generator (model.1.weight" in message
+        assert "U-Net generator (model.model.0.weight" in message
+
+    def test_shape_mismatch_is_explained(self):
+        state_dict = dict(_resnet(n_blocks=2).state_dict())
+        state_dict["model.4.weight"] = torch.zeros(8, 5, 3, 3)
+        with pytest.raises(
+            CheckpointError, match=r"model\.4\.weight: file \(8, 5, 3, 3\), expected"
+        ):
+            load_generator(state_dict)
+
+    def test_missing_and_unexpected_keys_are_listed(self):
+        state_dict = dict(_resnet(n_blocks=2, norm="batch").state_dict())
+        del state_dict["model.5.weight"]
+        state_dict["model.5.extra"] = torch.zeros(1)
+        with pytest.raises(CheckpointError) as info:
+            load_generator(state_dict)
+        message = str(info.value)
+        assert "looks like resnet_2blocks" in message
+        assert "1 missing key (model.5.weight)" in message
+        assert "1 unexpected key (model.5.extra)" in message
+
+    def test_inconsistent_block_layout(self):
+        state_dict = dict(_resnet(n_blocks=2).state_dict())
+        state_dict["model.10.conv_block.3.weight"] = torch.zeros(16, 16, 3, 3)
+        with pytest.raises(CheckpointError, match="conv_block indices"):
+            load_generator(state_dict)
+
+    def test_pickled_object_refused(self, tmp_path):
+        state_dict = dict(_resnet(n_blocks=1).state_dict())
+        path = _save_pth({**state_dict, "extra": NotATensor()}, tmp_path / "unsafe.pth")
+        with pytest.raises(CheckpointError) as info:
+            read_state_dict(path)
+        message = str(info.value)
+        assert message.startswith(f"{path}: ")
+        assert "NotATensor" in message
+        assert "weights_only=True" in message
+
+    @pytest.mark.parametrize(
+        ("content", "expected"),
+        [
+            (b"", "not a PyTorch checkpoint (the file is empty)"),
+            (bytes(range(139, 255)) * 4, "not a PyTorch checkpoint"),
+            (b"hello world", "not a PyTorch checkpoint"),
+        ],
+        ids=["empty", "junk", "text"],
+    )
+    def test_not_a_checkpoint(self, tmp_path, content, expected):
+        path = tmp_path / "bad.pth"
+        path.write_bytes(content)
+        with pytest.raises(CheckpointError, match=re.escape(expected)):
+            read_state_dict(path)
+
+    def test_not_a_safetensors_file(self, tmp_path):
+        path = tmp_path / "bad.safetensors"
+        path.write_bytes(b"\x00" * 32)
+        with pytest.raises(CheckpointError, match="not a safetensors file"):
+            read_state_dict(path)
+
+    @pytest.mark.parametrize(
+        ("obj", "expected"),
+        [
+            ({}, "the checkpoint is empty"),
+            ([torch.zeros(1)], "holds a list, expected a state dict"),
+            (
+                {"epoch": 3, "weights": torch.zeros(1)},
+                r"its 2 top-level entries \(epoch \(int\), weights \(tensor\)\)",
+            ),
+        ],
+        ids=["empty_dict", "list", "mixed_dict"],
+    )
+    def test_not_a_state_dict(self, tmp_path, obj, expected):
+        path = _save_pth(obj, tmp_path / "odd.pth")
+        with pytest.raises(CheckpointError, match=expected):
+            read_state_dict(path)
+
+    def test_missing_file(self, tmp_path):
+        with pytest.raises(CheckpointError, match="no such file"):
+            read_state_dict(tmp_path / "nothing.pth")
+
+    def test_unsupported_extension(self, tmp_path):
+        path = tmp_path / "weights.ckpt"
+        path.write_bytes(b"x")
+        with pytest.raises(CheckpointError, match=r"unsupported checkpoint extension '\.ckpt'"):
+            read_state_dict(path)
+
+
+class TestRegistry:
+    def test_default_holds_both_generators(self):
+        registry = default_registry()
+        assert [entry.id for entry in registry] == ["cyclegan_resnet", "pix2pix_unet"]
+        assert "pix2pix_unet" in registry
+        assert registry.get("cyclegan_resnet") is RESNET_ENTRY
+
+    def test_duplicate_id_rejected(self):
+        registry = default_registry()
+        with pytest.raises(ValueError, match="already registered"):
+            registry.add(dataclasses.replace(UNET_ENTRY, description="another"))
+
+    def test_unknown_id(self):
+        with pytest.raises(KeyError, match="known: cyclegan_resnet, pix2pix_unet"):
+            default_registry().get("esrgan")
+
+    def test_detect(self):
+        registry = default_registry()
+        assert registry.detect(_unet(num_downs=5).state_dict()) is UNET_ENTRY
+        assert registry.detect(_resnet(n_blocks=1).state_dict()) is RESNET_ENTRY
+        assert registry.detect({"x.weight": torch.zeros(1)}) is None
+
+    def test_loader_uses_the_given_registry(self):
+        only_unet = ArchRegistry((UNET_ENTRY,))
+        with pytest.raises(CheckpointError, match="expected a CycleGAN/pix2pix U-Net generator"):
+            load_generator(_resnet(n_blocks=1).state_dict(), registry=only_unet)
+
+    def test_custom_entry(self):
+        def build(state_dict):
+            return RESNET_ENTRY.build(state_dict)
+
+        entry = ArchEntry(
+            id="custom", description="custom", detect=lambda sd: "model.1.weight" in sd, build=build
+        )
+        loaded = load_generator(_resnet(n_blocks=1).state_dict(), registry=ArchRegistry((entry,)))
+        assert loaded.spec.arch == "resnet_1blocks"

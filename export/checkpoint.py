@@ -1,0 +1,106 @@
+"""Checkpoint file -> generator module -> model card -> verified ONNX file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from torch import nn
+
+from ganedit.archs import ArchSpec, ImageStatsBatchNorm2d, load_generator
+from ganedit.card import ModelCard
+
+from .to_onnx import ExportResult, export_onnx
+
+__all__ = ["checkpoint_to_onnx", "generator_card", "use_running_statistics"]
+
+NormStats = Literal["image", "running"]
+
+
+def use_running_statistics(module: nn.Module) -> nn.Module:
+    """Swap per-image batch norm back to plain batch norm (running statistics in eval mode)."""
+    for name, child in module.named_children():
+        if isinstance(child, ImageStatsBatchNorm2d):
+            plain = nn.BatchNorm2d(
+                child.num_features, eps=child.eps, momentum=child.momentum, affine=child.affine
+            )
+            plain.load_state_dict(child.state_dict())
+            setattr(module, name, plain)
+        else:
+            use_running_statistics(child)
+    return module
+
+
+def generator_card(
+    spec: ArchSpec,
+    *,
+    name: str,
+    source: str = "",
+    license: str = "",
+    norm_stats: NormStats = "image",
+) -> ModelCard:
+    """The model card of a CycleGAN/pix2pix generator: ``[-1, 1]`` in and out, size 1:1."""
+    return ModelCard(
+        name=name,
+        task="translate",
+        arch=spec.arch,
+        scale=1,
+        in_channels=spec.in_channels,
+        out_channels=spec.out_channels,
+        input_range=(-1.0, 1.0),
+        output_range=(-1.0, 1.0),
+        size_multiple=spec.size_multiple,
+        min_size=spec.min_size,
+        # Instance norm and per-image batch norm see the whole image; running stats do not.
+        tiling="ok"
+        if spec.norm == "none" or (spec.norm == "batch" and norm_stats == "running")
+        else "discouraged",
+        norm_stats=norm_stats if spec.norm == "batch" else None,
+        source=source,
+        license=license,
+        extra={"family": spec.family, "ngf": spec.ngf, "norm": spec.norm},
+    )
+
+
+def checkpoint_to_onnx(
+    checkpoint: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    source: str | None = None,
+    license: str = "",
+    norm_stats: NormStats = "image",
+    verify: bool = True,
+) -> ExportResult:
+    """Detect a checkpoint's architecture, load it strictly and export it with its card.
+
+    Args:
+        checkpoint: A ``.pth``/``.pt``/``.safetensors`` generator checkpoint (reference layout).
+        out: The ``.onnx`` file to write.
+        name: Model name for the card (default: the checkpoint's stem).
+        source: Where the weights came from (default: the checkpoint path).
+        license: The weights' licence.
+        norm_stats: Batch-norm models only: ``"image"`` (per-image statistics, the pix2pix
+            test-time behaviour) or ``"running"`` (stored running statistics).
+        verify: Compare onnxruntime with torch after export.
+
+    Raises:
+        CheckpointError: The file matches no supported architecture.
+        ExportError: Export or verification failed.
+    """
+    if norm_stats not in ("image", "running"):
+        raise ValueError(f"norm_stats must be 'image' or 'running', got {norm_stats!r}")
+    checkpoint = Path(checkpoint)
+    loaded = load_generator(checkpoint)
+    module = loaded.module
+    if norm_stats == "running":
+        module = use_running_statistics(module)
+    card = generator_card(
+        loaded.spec,
+        name=name or checkpoint.stem,
+        source=source if source is not None else str(checkpoint),
+        license=license,
+        norm_stats=norm_stats,
+    )
+    return export_onnx(module.eval(), card, out, verify=verify)

@@ -1,0 +1,349 @@
+"""The ``ganedit`` command line: parse, build settings, call the library.
+
+Exit codes: 0 all done, 1 some files failed (or a download failed), 2 usage error (including an
+unknown model or an unreadable model file).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from .errors import DownloadError, GaneditError
+from .report import FileResult
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _ClickProgress:
+    """Draws the folder job's progress bar on stderr."""
+
+    def __init__(self, label: str, enabled: bool):
+        self.label = label
+        self.enabled = enabled
+        self._bar: Any = None
+
+    def start(self, total: int) -> None:
+        if self.enabled and total and sys.stderr.isatty():
+            self._bar = click.progressbar(
+                length=total, label=self.label, file=sys.stderr, show_pos=True, show_eta=True
+            )
+            self._bar.__enter__()
+
+    def advance(self, result: FileResult) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def _download_bar(enabled: bool) -> Callable[[int, int | None], None] | None:
+    if not enabled:
+        return None
+    state: dict[str, Any] = {}
+
+    def progress(done: int, total: int | None) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = click.progressbar(length=total, label="downloading", file=sys.stderr)
+            bar.__enter__()
+            state["bar"], state["done"] = bar, 0
+        bar.update(done - state["done"])
+        state["done"] = done
+        if total is not None and done >= total:
+            bar.__exit__(None, None, None)
+
+    return progress
+
+
+def _fail(exc: Exception) -> NoReturn:
+    code = 1 if isinstance(exc, DownloadError) else 2
+    click.echo(f"Error: {exc}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="ganedit")
+def main() -> None:
+    """GAN image editing: translate folders of images with CycleGAN and pix2pix models."""
+
+
+def _ext(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from .imageio import format_for_suffix
+
+    ext = value if value.startswith(".") else f".{value}"
+    try:
+        format_for_suffix(ext)
+    except GaneditError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    return ext.lower()
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the results; inputs keep their relative paths under it.",
+)
+@click.option("-r", "--recursive", is_flag=True, help="Descend into subfolders.")
+@click.option(
+    "--batch-size",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Images of equal padded size run through the network together.",
+)
+@click.option("--overwrite", is_flag=True, help="Redo outputs that exist (default: skip them).")
+@click.option("--ext", callback=_ext, help="Output format by suffix, e.g. png (default: input's).")
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where the model runs.",
+)
+@click.option(
+    "--norm-stats",
+    type=click.Choice(["image", "running"]),
+    default="image",
+    show_default=True,
+    help="Batch-norm models: per-image statistics (pix2pix test-time) or the running ones.",
+)
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Decode and encode threads (each).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads for the network (default: all cores).",
+)
+@click.option(
+    "--jpeg-quality",
+    default=95,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="Quality of JPEG and WebP outputs.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+def translate(
+    model: str,
+    inputs: tuple[Path, ...],
+    output: Path,
+    recursive: bool,
+    batch_size: int,
+    overwrite: bool,
+    ext: str | None,
+    device: str,
+    norm_stats: str,
+    workers: int,
+    threads: int | None,
+    jpeg_quality: int,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Translate images with MODEL (a zoo name, an .onnx or a checkpoint).
+
+    INPUTS are image files and folders. Example:
+
+        ganedit translate horse2zebra ./photos -o out/
+    """
+    from .loading import load
+    from .pipeline import FolderSettings, process_folder
+
+    settings = FolderSettings(
+        recursive=recursive,
+        batch_size=batch_size,
+        overwrite=overwrite,
+        ext=ext,
+        workers=workers,
+        jpeg_quality=jpeg_quality,
+    )
+    try:
+        loaded = load(model, device=device, norm_stats=norm_stats, threads=threads)  # type: ignore[arg-type]
+    except (GaneditError, ImportError) as exc:
+        _fail(exc)
+    progress = _ClickProgress(f"{loaded.card.name}", enabled=not quiet)
+    try:
+        report = process_folder(loaded, inputs, output, settings=settings, progress=progress)
+    except GaneditError as exc:
+        progress.close()
+        _fail(exc)
+    progress.close()
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    if not quiet:
+        click.echo(report.summary(), err=True)
+    elif report.failed:
+        for failure in report.failed:
+            click.echo(f"failed: {failure.source}: {failure.reason}", err=True)
+    sys.exit(report.exit_code)
+
+
+@main.group(context_settings=CONTEXT)
+def models() -> None:
+    """List, describe and download named models."""
+
+
+@models.command("list", context_settings=CONTEXT)
+@click.option("--task", type=click.Choice(["translate", "upscale", "inpaint"]), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def models_list(task: str | None, as_json: bool) -> None:
+    """List the named models."""
+    from .zoo import ModelCache, default_registry
+
+    cache = ModelCache()
+    entries = list(default_registry().entries(task=task))
+    if as_json:
+        rows = [
+            {
+                "name": e.name,
+                "task": e.task,
+                "family": e.family,
+                "cached": cache.is_cached(e),
+                "description": e.description,
+            }
+            for e in entries
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max((len(e.name) for e in entries), default=4)
+    for e in entries:
+        mark = "*" if cache.is_cached(e) else " "
+        click.echo(f"{mark} {e.name:<{width}}  {e.task:<9}  {e.family:<8}  {e.description}")
+    click.echo("(* downloaded)", err=True)
+
+
+@models.command("info", context_settings=CONTEXT)
+@click.argument("name")
+def models_info(name: str) -> None:
+    """Describe a named model, or the card of an .onnx file."""
+    from .card import ModelCard
+    from .session import create_session, read_card
+    from .zoo import ModelCache, default_registry
+
+    path = Path(name)
+    try:
+        if path.suffix.lower() == ".onnx" and path.is_file():
+            card: ModelCard = read_card(create_session(path, device="cpu"), path)
+            click.echo(json.dumps(card.to_dict(), indent=2))
+            return
+        entry = default_registry().get(name)
+    except GaneditError as exc:
+        _fail(exc)
+    cache = ModelCache()
+    state = "cached" if cache.is_cached(entry) else "not downloaded"
+    rows = {
+        "name": entry.name,
+        "aliases": ", ".join(entry.aliases),
+        "task": entry.task,
+        "family": entry.family,
+        "description": entry.description,
+        "url": entry.url,
+        "source": entry.source,
+        "license": entry.license,
+        "sha256": entry.sha256 or "(recorded on first download)",
+        "weights": f"{cache.weights_path(entry)} ({state})",
+        "onnx": str(cache.onnx_path(entry)),
+    }
+    for key, value in rows.items():
+        if value:
+            click.echo(f"{key:>12}: {value}")
+
+
+@models.command("pull", context_settings=CONTEXT)
+@click.argument("names", nargs=-1, required=True)
+@click.option("--force", is_flag=True, help="Download again even if cached.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def models_pull(names: tuple[str, ...], force: bool, quiet: bool) -> None:
+    """Download named models into the cache ($GANEDIT_HOME, default ~/.cache/ganedit)."""
+    from .zoo import ModelCache, default_registry
+
+    cache = ModelCache()
+    failed = False
+    for name in names:
+        try:
+            entry = default_registry().get(name)
+            path = cache.fetch(entry, force=force, progress=_download_bar(not quiet))
+        except DownloadError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            failed = True
+            continue
+        except GaneditError as exc:
+            _fail(exc)
+        click.echo(f"{entry.name}: {path}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The .onnx file to write.",
+)
+@click.option("--name", default=None, help="Model name for the card (default: file stem).")
+@click.option("--source", default=None, help="Where the weights came from (default: the path).")
+@click.option("--license", "license_", default="", help="Licence of the weights.")
+@click.option(
+    "--norm-stats",
+    type=click.Choice(["image", "running"]),
+    default="image",
+    show_default=True,
+    help="Batch-norm models: per-image statistics (pix2pix test-time) or the running ones.",
+)
+def export(
+    checkpoint: Path,
+    output: Path,
+    name: str | None,
+    source: str | None,
+    license_: str,
+    norm_stats: str,
+) -> None:
+    """Convert a checkpoint to a self-describing, verified ONNX model."""
+    try:
+        from ganedit.export import checkpoint_to_onnx
+    except ImportError as exc:
+        _fail(ImportError(f"export needs PyTorch and onnx: pip install 'ganedit[train]' ({exc})"))
+    try:
+        result = checkpoint_to_onnx(
+            checkpoint,
+            output,
+            name=name or checkpoint.stem,
+            source=source or str(checkpoint),
+            license=license_,
+            norm_stats=norm_stats,  # type: ignore[arg-type]
+        )
+    except GaneditError as exc:
+        _fail(exc)
+    card = result.card
+    click.echo(
+        f"exported {card.arch} ({card.in_channels}->{card.out_channels} channels, size multiple "
+        f"{card.size_multiple}) to {result.path}"
+    )
+    click.echo(f"verified against torch: max abs diff {result.max_abs_diff:.3g}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""``ganedit.load``: a zoo name, an ``.onnx`` file or a checkpoint -> a runnable model."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+from .errors import GaneditError
+from .model import Model, model_for_card
+from .session import Device, create_session, read_card
+
+__all__ = ["CHECKPOINT_SUFFIXES", "convert_checkpoint", "load", "resolve_model_file"]
+
+CHECKPOINT_SUFFIXES = frozenset({".pth", ".pt", ".bin", ".safetensors", ".ckpt"})
+NormStats = Literal["image", "running"]
+
+
+def _require_export() -> object:
+    try:
+        from ganedit import export
+    except ImportError as exc:
+        raise ImportError(
+            "converting a checkpoint to ONNX needs PyTorch and onnx: "
+            f"pip install 'ganedit[train]' ({exc})"
+        ) from exc
+    return export
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def convert_checkpoint(
+    checkpoint: Path,
+    out: Path,
+    *,
+    name: str,
+    source: str,
+    license: str = "",
+    norm_stats: NormStats = "image",
+) -> Path:
+    """Convert a checkpoint to a verified ``.onnx`` at ``out`` (needs ``ganedit[train]``)."""
+    _require_export()
+    from ganedit.export import checkpoint_to_onnx
+
+    checkpoint_to_onnx(
+        checkpoint, out, name=name, source=source, license=license, norm_stats=norm_stats
+    )
+    return out
+
+
+def resolve_model_file(
+    name_or_path: str | os.PathLike[str],
+    *,
+    norm_stats: NormStats = "image",
+    home: Path | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Path:
+    """The ``.onnx`` file behind a name or path, downloading and converting once if needed.
+
+    - an ``.onnx`` path is used as it is;
+    - a checkpoint path (``.pth``, ``.pt``, ``.safetensors``…) is converted once and cached in
+      ``$GANEDIT_HOME/converted/`` under its content hash;
+    - anything else is looked up in the zoo, downloaded into the cache and converted once.
+
+    Raises:
+        UnknownModelError: Not a file and not a zoo name.
+    """
+    from .zoo import ModelCache, default_registry
+
+    cache = ModelCache(home) if home is not None else ModelCache()
+    path = Path(name_or_path)
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix == ".onnx":
+            return path
+        if suffix not in CHECKPOINT_SUFFIXES:
+            raise GaneditError(
+                f"{path}: cannot load a {suffix or 'suffix-less'} file; expected .onnx or a "
+                f"checkpoint ({', '.join(sorted(CHECKPOINT_SUFFIXES))})"
+            )
+        variant = "" if norm_stats == "image" else f".{norm_stats}"
+        digest = _file_sha256(path)[:16]
+        out = cache.home / "converted" / f"{path.stem}-{digest}{variant}.onnx"
+        if not out.exists():
+            convert_checkpoint(
+                path, out, name=path.stem, source=str(path.resolve()), norm_stats=norm_stats
+            )
+        return out
+    if path.suffix.lower() in CHECKPOINT_SUFFIXES | {".onnx"} or os.sep in str(name_or_path):
+        raise GaneditError(f"model file {path} does not exist")
+    entry = default_registry().get(str(name_or_path))
+    variant = "" if norm_stats == "image" else f".{norm_stats}"
+    out = cache.onnx_path(entry, variant=variant)
+    if not out.exists():
+        weights = cache.fetch(entry, progress=progress)
+        convert_checkpoint(
+            weights,
+            out,
+            name=entry.name,
+            source=entry.url,
+            license=entry.license,
+            norm_stats=norm_stats,
+        )
+    return out
+
+
+def load(
+    name_or_path: str | os.PathLike[str],
+    *,
+    device: Device = "auto",
+    providers: Sequence[str] | None = None,
+    norm_stats: NormStats = "image",
+    threads: int | None = None,
+) -> Model:
+    """Load a model by zoo name or path.
+
+    Args:
+        name_or_path: A zoo name (``"horse2zebra"``; see ``ganedit models list``), an
+            ``.onnx`` file made by ``ganedit export``, or a checkpoint (``.pth``, ``.pt``,
+            ``.safetensors``) of a supported architecture, detected from its keys.
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        providers: Explicit onnxruntime providers; overrides ``device``.
+        norm_stats: For batch-norm models (pix2pix): ``"image"`` normalises each image with its
+            own statistics, as the reference does at test time; ``"running"`` uses the stored
+            running statistics.
+        threads: CPU threads for onnxruntime (default: all cores).
+
+    Returns:
+        A :class:`~ganedit.Translator` (for translation models).
+
+    Raises:
+        UnknownModelError: ``name_or_path`` is neither a file nor a zoo name.
+        ModelCardError: An ``.onnx`` file without a ganedit card.
+        CheckpointError: A checkpoint of no supported architecture.
+
+    Example:
+        >>> t = ganedit.load("horse2zebra")
+        >>> zebra = t(Image.open("horse.jpg"))
+    """
+    if norm_stats not in ("image", "running"):
+        raise ValueError(f"norm_stats must be 'image' or 'running', got {norm_stats!r}")
+    path = resolve_model_file(name_or_path, norm_stats=norm_stats)
+    session = create_session(path, device=device, providers=providers, threads=threads)
+    card = read_card(session, path)
+    return model_for_card(card)(session, card, path)

@@ -1,0 +1,377 @@
+"""The folder job: walk inputs, decode in threads, batch equal shapes, run, encode in threads.
+
+::
+
+    walk ─► decode pool ─► runner (batches equal padded shapes) ─► encode pool ─► atomic write
+
+Queues between the stages are bounded, so memory stays flat however many files there are. Each
+file fails on its own; the job goes on and the :class:`~ganedit.report.Report` lists failures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from . import imageio
+from .errors import GaneditError
+from .model import Model, Translator
+from .processing import Prepared, postprocess, prepare, scale_alpha
+from .report import FileResult, Report
+
+__all__ = ["FolderSettings", "Job", "Progress", "plan_jobs", "process_folder"]
+
+# Formats that store 16 bits per channel; other formats get 8-bit output.
+_SIXTEEN_BIT_FORMATS = frozenset({"PNG", "TIFF"})
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderSettings:
+    """How a folder job runs.
+
+    Attributes:
+        recursive: Descend into subfolders of folder inputs.
+        batch_size: Images of equal padded shape run through the network together.
+        overwrite: Redo outputs that already exist (default: skip them, so reruns resume).
+        ext: Output suffix such as ``".png"``; default keeps each input's suffix.
+        workers: Threads for decoding and, separately, for encoding.
+        jpeg_quality: Quality of JPEG (and WebP) outputs.
+    """
+
+    recursive: bool = False
+    batch_size: int = 1
+    overwrite: bool = False
+    ext: str | None = None
+    workers: int = 2
+    jpeg_quality: int = 95
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f"jpeg_quality must be in 1..100, got {self.jpeg_quality}")
+        if self.ext is not None:
+            ext = self.ext if self.ext.startswith(".") else f".{self.ext}"
+            imageio.format_for_suffix(ext)  # raises for a suffix no encoder handles
+            object.__setattr__(self, "ext", ext.lower())
+
+
+class Progress(Protocol):
+    """Receives progress from :func:`process_folder` (the CLI draws a bar with it)."""
+
+    def start(self, total: int) -> None: ...
+    def advance(self, result: FileResult) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One input file and where its result goes."""
+
+    source: Path
+    output: Path
+
+
+def _walk(root: Path, recursive: bool, skip: Path | None) -> Iterator[Path]:
+    pattern = root.rglob("*") if recursive else root.glob("*")
+    for path in sorted(pattern):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):
+            continue  # hidden files and folders, including our own temporary files
+        if skip is not None and (path == skip or skip in path.parents):
+            continue  # never read back our own outputs when OUT lies inside an input folder
+        if path.is_file() and path.suffix.lower() in imageio.IMAGE_SUFFIXES:
+            yield path
+
+
+def plan_jobs(
+    inputs: Sequence[str | os.PathLike[str]],
+    output_dir: str | os.PathLike[str],
+    *,
+    recursive: bool = False,
+    ext: str | None = None,
+) -> tuple[list[Job], list[FileResult]]:
+    """Pair every input image with its output path.
+
+    A folder input ``ROOT`` maps ``ROOT/a/b.jpg`` to ``OUT/a/b.jpg``; a file input maps to
+    ``OUT/<name>``. ``ext`` replaces the suffix. Returns the jobs and the inputs rejected up
+    front (two inputs writing the same output, a file of an unsupported type).
+
+    Raises:
+        GaneditError: An input does not exist.
+    """
+    out = Path(output_dir).resolve()
+    jobs: list[Job] = []
+    rejected: list[FileResult] = []
+    claimed: dict[Path, Path] = {}
+    for raw in inputs:
+        given = Path(raw)
+        if not given.exists():
+            raise GaneditError(f"input {given} does not exist")
+        root = given.resolve()
+        if root.is_dir():
+            pairs = [(p, out / p.relative_to(root)) for p in _walk(root, recursive, out)]
+        else:
+            pairs = [(root, out / root.name)]
+        for source, target in pairs:
+            if ext is not None:
+                target = target.with_suffix(ext)
+            if target.suffix.lower() not in imageio.IMAGE_SUFFIXES:
+                reason = (
+                    f"unsupported file type {target.suffix!r}; use --ext to pick an output format"
+                )
+                rejected.append(FileResult(source, None, "failed", reason))
+            elif target == source:
+                rejected.append(
+                    FileResult(source, None, "failed", "output would overwrite the input")
+                )
+            elif target in claimed:
+                if claimed[target] != source:
+                    reason = f"output {target} is also the output of {claimed[target]}"
+                    rejected.append(FileResult(source, None, "failed", reason))
+            else:
+                claimed[target] = source
+                jobs.append(Job(source, target))
+    return jobs, rejected
+
+
+@dataclasses.dataclass(eq=False)
+class _Decoded:
+    job: Job
+    prepared: Prepared
+    dtype: np.dtype
+    alpha: np.ndarray | None
+    exif: bytes | None
+    icc_profile: bytes | None
+
+
+def _decode(job: Job, model: Model) -> _Decoded:
+    image = imageio.decode_image(job.source)
+    fmt = imageio.format_for_suffix(job.output.suffix)
+    dtype = image.color.dtype if fmt in _SIXTEEN_BIT_FORMATS else np.dtype(np.uint8)
+    try:
+        prepared = prepare(image.color, model.card)
+    except ValueError as exc:
+        raise GaneditError(str(exc)) from exc
+    return _Decoded(job, prepared, np.dtype(dtype), image.alpha, image.exif, image.icc_profile)
+
+
+def _alpha_to(alpha: np.ndarray, dtype: np.dtype, scale: int) -> np.ndarray:
+    if alpha.dtype != dtype:
+        alpha = imageio.from_unit_float(imageio.to_unit_float(alpha), dtype)
+    return scale_alpha(alpha, scale)
+
+
+def _encode(item: _Decoded, output: np.ndarray, model: Model, settings: FolderSettings) -> Path:
+    card = model.card
+    color = postprocess(output, card, item.prepared.height, item.prepared.width, item.dtype)
+    alpha = None if item.alpha is None else _alpha_to(item.alpha, item.dtype, card.scale)
+    item.job.output.parent.mkdir(parents=True, exist_ok=True)
+    imageio.encode_image(
+        item.job.output,
+        color,
+        alpha,
+        exif=item.exif,
+        icc_profile=item.icc_profile,
+        jpeg_quality=settings.jpeg_quality,
+    )
+    return item.job.output
+
+
+def _reason(exc: BaseException, source: Path) -> str:
+    """The message of ``exc`` without a leading file name (the report names the file)."""
+    text = str(exc) or type(exc).__name__
+    for prefix in (f"{source}: ", f"{source.name}: "):
+        if text.startswith(prefix):
+            return text[len(prefix) :]
+    return text
+
+
+class _Runner:
+    """Owns the thread pools and bounded hand-offs of one folder job."""
+
+    def __init__(
+        self,
+        model: Model,
+        settings: FolderSettings,
+        report: Report,
+        on_result: Callable[[FileResult], None],
+    ):
+        self.model = model
+        self.settings = settings
+        self.report = report
+        self.on_result = on_result
+        depth = settings.workers * 2 + settings.batch_size
+        self.decode_slots = threading.BoundedSemaphore(depth)
+        self.encode_slots = threading.BoundedSemaphore(depth)
+        self.decoded: queue.Queue[tuple[Job, _Decoded | Exception]] = queue.Queue()
+        # Groups of decoded images waiting to fill a batch; bounded by max_pending.
+        self.pending: dict[tuple[int, ...], list[_Decoded]] = {}
+        self.max_pending = max(4 * settings.batch_size, settings.batch_size + settings.workers)
+
+    def record(self, result: FileResult) -> None:
+        self.report.add(result)
+        self.on_result(result)
+
+    def feed(self, jobs: list[Job], pool: ThreadPoolExecutor, stop: threading.Event) -> None:
+        for job in jobs:
+            self.decode_slots.acquire()
+            if stop.is_set():
+                return
+            pool.submit(self._decode, job)
+
+    def _decode(self, job: Job) -> None:
+        try:
+            self.decoded.put((job, _decode(job, self.model)))
+        except Exception as exc:
+            self.decoded.put((job, exc))
+
+    def run(self, jobs: list[Job]) -> None:
+        stop = threading.Event()
+        workers = self.settings.workers
+        with (
+            ThreadPoolExecutor(workers, thread_name_prefix="ganedit-decode") as decode_pool,
+            ThreadPoolExecutor(workers, thread_name_prefix="ganedit-encode") as encode_pool,
+        ):
+            feeder = threading.Thread(
+                target=self.feed, args=(jobs, decode_pool, stop), name="ganedit-feed", daemon=True
+            )
+            feeder.start()
+            try:
+                for _ in range(len(jobs)):
+                    job, item = self.decoded.get()
+                    self.decode_slots.release()
+                    if isinstance(item, Exception):
+                        self.record(
+                            FileResult(job.source, None, "failed", _reason(item, job.source))
+                        )
+                        continue
+                    group = self.pending.setdefault(item.prepared.shape_key, [])
+                    group.append(item)
+                    if len(group) >= self.settings.batch_size:
+                        self.flush(item.prepared.shape_key, encode_pool)
+                    elif sum(len(g) for g in self.pending.values()) > self.max_pending:
+                        largest = max(self.pending, key=lambda key: len(self.pending[key]))
+                        self.flush(largest, encode_pool)
+                for key in list(self.pending):
+                    self.flush(key, encode_pool)
+            except BaseException:
+                stop.set()
+                # Let the feeder see the stop flag instead of waiting on a slot forever.
+                for _ in range(len(jobs)):
+                    try:
+                        self.decode_slots.release()
+                    except ValueError:
+                        break
+                decode_pool.shutdown(wait=True, cancel_futures=True)
+                encode_pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            feeder.join()
+
+    def flush(self, key: tuple[int, ...], encode_pool: ThreadPoolExecutor) -> None:
+        items = self.pending.pop(key)
+        try:
+            outputs = self.model.run_prepared([item.prepared for item in items])
+        except Exception as exc:
+            for item in items:
+                reason = f"model failed on this image: {_reason(exc, item.job.source)}"
+                self.record(FileResult(item.job.source, None, "failed", reason))
+            return
+        for item, output in zip(items, outputs, strict=True):
+            self.encode_slots.acquire()
+            future = encode_pool.submit(_encode, item, output, self.model, self.settings)
+            future.add_done_callback(self._encoded(item.job))
+
+    def _encoded(self, job: Job) -> Callable[[Future[Path]], None]:
+        def done(future: Future[Path]) -> None:
+            self.encode_slots.release()
+            try:
+                future.result()
+            except Exception as exc:
+                self.record(FileResult(job.source, None, "failed", _reason(exc, job.source)))
+            else:
+                self.record(FileResult(job.source, job.output, "done"))
+
+        return done
+
+
+def _remove_stale_temporaries(jobs: list[Job]) -> None:
+    """Delete temporary files an interrupted earlier run left beside our outputs."""
+    for folder in {job.output.parent for job in jobs}:
+        if folder.is_dir():
+            for stale in folder.glob(imageio.TEMP_GLOB):
+                stale.unlink(missing_ok=True)
+
+
+def process_folder(
+    model: Model,
+    inputs: Sequence[str | os.PathLike[str]],
+    output_dir: str | os.PathLike[str],
+    *,
+    settings: FolderSettings | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Run ``model`` over files and folders, writing one output per input image.
+
+    Outputs keep the input's relative path under ``output_dir``, its format (unless
+    ``settings.ext``), size (times the model's scale), alpha, bit depth where the format allows,
+    EXIF and ICC profile. Existing outputs are skipped unless ``settings.overwrite``. Files are
+    written atomically; inputs are never modified. A file that cannot be read, run or written is
+    reported and the job goes on.
+
+    Args:
+        model: A loaded :class:`~ganedit.Translator`.
+        inputs: Image files and folders.
+        output_dir: Where the results go (created if needed).
+        settings: How to run; defaults to :class:`FolderSettings`.
+        progress: Receives the total and each file's result.
+
+    Returns:
+        A :class:`~ganedit.report.Report`; ``report.exit_code`` is 1 when any file failed.
+
+    Raises:
+        GaneditError: An input does not exist or the model cannot run folder jobs.
+
+    Example:
+        >>> report = ganedit.process_folder(ganedit.load("horse2zebra"), ["photos"], "out")
+        >>> print(report.summary())
+    """
+    settings = settings or FolderSettings()
+    if not isinstance(model, Translator):
+        raise GaneditError(f"process_folder cannot run {type(model).__name__} models yet")
+    jobs, rejected = plan_jobs(inputs, output_dir, recursive=settings.recursive, ext=settings.ext)
+    report = Report()
+    lock = threading.Lock()
+
+    def on_result(result: FileResult) -> None:
+        if progress is not None:
+            with lock:
+                progress.advance(result)
+
+    if progress is not None:
+        progress.start(len(jobs) + len(rejected))
+    for result in rejected:
+        report.add(result)
+        on_result(result)
+    todo = []
+    for job in jobs:
+        if not settings.overwrite and job.output.exists():
+            result = FileResult(job.source, job.output, "skipped")
+            report.add(result)
+            on_result(result)
+        else:
+            todo.append(job)
+    _remove_stale_temporaries(todo)
+    if todo:
+        _Runner(model, settings, report, on_result).run(todo)
+    report.finish()
+    return report

@@ -1,0 +1,92 @@
+"""The outcome of a folder job: what was written, skipped and why anything failed."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["FileResult", "Report"]
+
+Status = Literal["done", "skipped", "failed"]
+
+
+@dataclasses.dataclass(frozen=True)
+class FileResult:
+    """One input file's outcome."""
+
+    source: Path
+    output: Path | None
+    status: Status
+    reason: str = ""
+
+
+@dataclasses.dataclass
+class Report:
+    """Collects per-file results from worker threads; safe to add to concurrently."""
+
+    results: list[FileResult] = dataclasses.field(default_factory=list)
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+    finished: float | None = None
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
+
+    def add(self, result: FileResult) -> None:
+        with self._lock:
+            self.results.append(result)
+
+    def finish(self) -> None:
+        self.finished = time.perf_counter()
+
+    def _count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def done(self) -> int:
+        return self._count("done")
+
+    @property
+    def skipped(self) -> int:
+        return self._count("skipped")
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        """True when no file failed."""
+        return not self.failed
+
+    @property
+    def elapsed(self) -> float:
+        end = self.finished if self.finished is not None else time.perf_counter()
+        return end - self.started
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file was done or skipped, 1 when any failed."""
+        return 0 if self.ok else 1
+
+    def summary(self) -> str:
+        """One human-readable line, then one line per failure."""
+        rate = self.done / self.elapsed if self.elapsed > 0 else 0.0
+        lines = [
+            f"{self.done} done, {self.skipped} skipped (output exists), "
+            f"{len(self.failed)} failed in {self.elapsed:.1f}s ({rate:.2f} images/s)"
+        ]
+        lines += [f"  failed: {r.source}: {r.reason}" for r in self.failed]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (what ``--json`` prints)."""
+        return {
+            "done": self.done,
+            "skipped": self.skipped,
+            "failed": len(self.failed),
+            "elapsed_s": round(self.elapsed, 3),
+            "images_per_s": round(self.done / self.elapsed, 3) if self.elapsed > 0 else 0.0,
+            "failures": [{"file": str(r.source), "reason": r.reason} for r in self.failed],
+            "outputs": [str(r.output) for r in self.results if r.status == "done"],
+        }

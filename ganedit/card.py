@@ -134,11 +134,14 @@ class ModelCard:
             raise ModelCardError(f"model card lacks required keys {missing}; found {sorted(data)}")
         names = {field.name for field in dataclasses.fields(cls)} - {"extra"}
         kwargs: dict[str, Any] = {key: data[key] for key in names if key in data}
-        for key in ("input_range", "output_range"):
-            if key in kwargs:
-                kwargs[key] = tuple(float(v) for v in kwargs[key])
-        if kwargs.get("mask") is not None:
-            kwargs["mask"] = MaskSpec(**kwargs["mask"])
+        try:
+            for key in ("input_range", "output_range"):
+                if key in kwargs:
+                    kwargs[key] = tuple(float(v) for v in kwargs[key])
+            if kwargs.get("mask") is not None:
+                kwargs["mask"] = MaskSpec(**kwargs["mask"])
+        except (TypeError, ValueError) as exc:
+            raise ModelCardError(f"malformed model card: {exc}") from exc
         extra = {k: v for k, v in data.items() if k not in names and k != "format"}
         try:
             return cls(**kwargs, extra=extra)

@@ -152,6 +152,7 @@ class _Decoded:
     alpha: np.ndarray | None
     exif: bytes | None
     icc_profile: bytes | None
+    dpi: tuple[float, float] | None
 
 
 def _decode(job: Job, model: Model) -> _Decoded:
@@ -162,7 +163,9 @@ def _decode(job: Job, model: Model) -> _Decoded:
         prepared = prepare(image.color, model.card)
     except ValueError as exc:
         raise GaneditError(str(exc)) from exc
-    return _Decoded(job, prepared, np.dtype(dtype), image.alpha, image.exif, image.icc_profile)
+    return _Decoded(
+        job, prepared, np.dtype(dtype), image.alpha, image.exif, image.icc_profile, image.dpi
+    )
 
 
 def _alpha_to(alpha: np.ndarray, dtype: np.dtype, scale: int) -> np.ndarray:
@@ -183,6 +186,7 @@ def _encode(item: _Decoded, output: np.ndarray, model: Model, settings: FolderSe
         exif=item.exif,
         icc_profile=item.icc_profile,
         jpeg_quality=settings.jpeg_quality,
+        dpi=item.dpi,
     )
     return item.job.output
 
@@ -364,13 +368,13 @@ def process_folder(
         on_result(result)
     todo = []
     for job in jobs:
-        if not settings.overwrite and job.output.exists():
+        if not settings.overwrite and job.output.is_file():
             result = FileResult(job.source, job.output, "skipped")
             report.add(result)
             on_result(result)
         else:
             todo.append(job)
-    _remove_stale_temporaries(todo)
+    _remove_stale_temporaries(jobs)
     if todo:
         _Runner(model, settings, report, on_result).run(todo)
     report.finish()

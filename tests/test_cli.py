@@ -1,0 +1,362 @@
+"""The ``ganedit`` command line: help, exit codes, output modes, the models commands."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import click
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+from PIL import Image
+
+import ganedit.zoo
+from ganedit.cli import main
+from ganedit.zoo import ModelCache, ModelRegistry, ZooEntry
+
+
+def _invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = [prefix]
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            paths += _command_paths(command, (*prefix, name))
+        else:
+            paths.append((*prefix, name))
+    return paths
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> Path:
+    """Three readable images of two sizes."""
+    root = tmp_path / "in"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for name, (h, w) in {"a.png": (20, 20), "b.png": (37, 53), "c.jpg": (20, 20)}.items():
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(root / name)
+    return root
+
+
+@pytest.fixture
+def images_with_a_bad_one(images: Path) -> Path:
+    (images / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n but nothing after")
+    return images
+
+
+# --- help -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", _command_paths(main), ids=lambda p: " ".join(p) or "ganedit")
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_works_for_every_command(path: tuple[str, ...], flag: str) -> None:
+    result = _invoke(*path, flag)
+    assert result.exit_code == 0, result.output
+    assert "Usage: " in result.output
+
+
+def test_command_list_covers_the_documented_commands() -> None:
+    paths = {" ".join(p) for p in _command_paths(main)}
+    assert {"translate", "export", "models list", "models info", "models pull"} <= paths
+
+
+def test_version_is_printed() -> None:
+    result = _invoke("--version")
+    assert result.exit_code == 0
+    assert ganedit.__version__ in result.output
+
+
+# --- exit codes -------------------------------------------------------------------------------
+
+
+def test_all_done_exits_zero(resnet_onnx: Path, images: Path, tmp_path: Path) -> None:
+    result = _invoke("translate", str(resnet_onnx), str(images), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "3 done, 0 skipped (output exists), 0 failed" in result.stderr
+
+
+def test_a_failed_file_exits_one(
+    resnet_onnx: Path, images_with_a_bad_one: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = _invoke("translate", str(resnet_onnx), str(images_with_a_bad_one), "-o", str(out))
+    assert result.exit_code == 1
+    assert f"failed: {images_with_a_bad_one / 'broken.png'}: " in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["horse2zebr", "{images}"], "Did you mean: horse2zebra"),
+        (["{model}", "{images}/missing"], "does not exist"),
+        (["{model}", "{images}", "--ext", "gif"], "unsupported image suffix"),
+        (["{model}", "{images}", "--ext", "tiff.bak"], "unsupported image suffix"),
+        (["{model}", "{images}", "--batch-size", "0"], "--batch-size"),
+        (["{model}", "{images}", "--batch-size", "two"], "--batch-size"),
+        (["{model}", "{images}", "--device", "tpu"], "--device"),
+        (["{images}/a.png", "{images}"], "cannot load a .png file"),
+        (["{images}/nothing.onnx", "{images}"], "does not exist"),
+    ],
+    ids=[
+        "unknown-model",
+        "missing-input",
+        "bad-ext",
+        "bad-ext-double",
+        "zero-batch-size",
+        "text-batch-size",
+        "bad-device",
+        "image-as-model",
+        "missing-model-file",
+    ],
+)
+def test_usage_errors_exit_two(
+    resnet_onnx: Path, images: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    filled = [a.format(model=resnet_onnx, images=images) for a in args]
+    result = _invoke("translate", *filled, "-o", str(tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_output_option_exits_two(resnet_onnx: Path, images: Path) -> None:
+    result = _invoke("translate", str(resnet_onnx), str(images))
+    assert result.exit_code == 2
+    assert "Missing option '-o' / '--output'" in result.output
+
+
+def test_onnx_without_card_exits_two(resnet_onnx: Path, images: Path, tmp_path: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(resnet_onnx))
+    del model.metadata_props[:]
+    bare = tmp_path / "bare.onnx"
+    onnx.save(model, str(bare))
+    result = _invoke("translate", str(bare), str(images), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "no ganedit model card" in result.stderr
+
+
+# --- output modes -----------------------------------------------------------------------------
+
+
+def test_json_summary_parses_and_lists_failures(
+    resnet_onnx: Path, images_with_a_bad_one: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    args = [str(resnet_onnx), str(images_with_a_bad_one), "-o", str(out), "--json", "-q"]
+    result = _invoke("translate", *args)
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert (data["done"], data["skipped"], data["failed"]) == (3, 0, 1)
+    (failure,) = data["failures"]
+    assert failure["file"] == str(images_with_a_bad_one / "broken.png")
+    assert failure["reason"]
+    assert sorted(data["outputs"]) == sorted(str(out / n) for n in ("a.png", "b.png", "c.jpg"))
+
+
+def test_quiet_prints_nothing_on_success(resnet_onnx: Path, images: Path, tmp_path: Path) -> None:
+    result = _invoke("translate", str(resnet_onnx), str(images), "-o", str(tmp_path / "o"), "-q")
+    assert result.exit_code == 0
+    assert (result.stdout, result.stderr) == ("", "")
+
+
+def test_quiet_still_names_failures(
+    resnet_onnx: Path, images_with_a_bad_one: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = _invoke(
+        "translate", str(resnet_onnx), str(images_with_a_bad_one), "-o", str(out), "-q"
+    )
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"failed: {images_with_a_bad_one / 'broken.png'}: ")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_json_without_quiet_keeps_stdout_parseable(
+    resnet_onnx: Path, images: Path, tmp_path: Path
+) -> None:
+    result = _invoke(
+        "translate", str(resnet_onnx), str(images), "-o", str(tmp_path / "o"), "--json"
+    )
+    assert json.loads(result.stdout)["done"] == 3
+    assert "3 done" in result.stderr
+
+
+# --- models list / info -----------------------------------------------------------------------
+
+
+def test_models_list_names_the_builtin_models() -> None:
+    result = _invoke("models", "list")
+    assert result.exit_code == 0
+    names = {line[2:].split()[0] for line in result.stdout.splitlines()}
+    assert {"horse2zebra", "zebra2horse", "style_monet", "facades_label2photo"} <= names
+
+
+def test_models_list_json_marks_nothing_cached_in_an_empty_home() -> None:
+    result = _invoke("models", "list", "--json")
+    rows = json.loads(result.stdout)
+    assert {row["name"] for row in rows} >= {"horse2zebra", "edges2shoes"}
+    assert not any(row["cached"] for row in rows)
+
+
+def test_models_list_marks_downloaded_models() -> None:
+    entry = ganedit.zoo.default_registry().get("horse2zebra")
+    weights = ModelCache().weights_path(entry)
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"weights")
+    lines = _invoke("models", "list").stdout.splitlines()
+    marked = {line.split()[1] for line in lines if line.startswith("*")}
+    assert marked == {"horse2zebra"}
+
+
+def test_models_list_filters_by_task() -> None:
+    rows = json.loads(_invoke("models", "list", "--task", "translate", "--json").stdout)
+    assert rows and all(row["task"] == "translate" for row in rows)
+
+
+def test_models_info_reads_the_registry(ganedit_home: Path) -> None:
+    result = _invoke("models", "info", "horse2zebra")
+    assert result.exit_code == 0
+    fields = dict(
+        (key.strip(), value.strip())
+        for key, value in (line.split(":", 1) for line in result.stdout.splitlines())
+    )
+    assert fields["name"] == "horse2zebra"
+    assert fields["task"] == "translate"
+    assert fields["url"].endswith(".pth")
+    assert fields["weights"].startswith(str(ganedit_home))
+    assert fields["weights"].endswith("(not downloaded)")
+
+
+def test_models_info_on_an_onnx_prints_its_card(resnet_onnx: Path) -> None:
+    result = _invoke("models", "info", str(resnet_onnx))
+    assert result.exit_code == 0
+    card = json.loads(result.stdout)
+    assert (card["name"], card["arch"], card["format"]) == ("tiny_resnet", "resnet_1blocks", 1)
+
+
+def test_models_info_of_an_unknown_name_exits_two() -> None:
+    result = _invoke("models", "info", "zebra2hors")
+    assert result.exit_code == 2
+    assert "Did you mean: zebra2horse" in result.stderr
+
+
+# --- models pull and zoo names, from a loopback server ----------------------------------------
+
+
+class _Files(http.server.BaseHTTPRequestHandler):
+    files: ClassVar[dict[str, bytes]] = {}
+
+    def do_GET(self) -> None:
+        data = self.files.get(self.path)
+        if data is None:
+            self.send_error(404, "Not Found")
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def zoo_server(resnet_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A loopback server holding the tiny ResNet checkpoint, and a registry pointing at it."""
+    payload = resnet_checkpoint.read_bytes()
+    handler = type("Files", (_Files,), {"files": {"/tiny.pth": payload, "/bad.pth": b"evil"}})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    registry = ModelRegistry(
+        [
+            ZooEntry(
+                name="tiny",
+                task="translate",
+                family="cyclegan",
+                url=f"{base}/tiny.pth",
+                sha256=hashlib.sha256(payload).hexdigest(),
+            ),
+            ZooEntry(name="gone", task="translate", family="cyclegan", url=f"{base}/gone.pth"),
+            ZooEntry(
+                name="tampered",
+                task="translate",
+                family="cyclegan",
+                url=f"{base}/bad.pth",
+                sha256=hashlib.sha256(b"good").hexdigest(),
+            ),
+        ]
+    )
+    monkeypatch.setattr(ganedit.zoo, "default_registry", lambda: registry)
+    yield base
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def test_models_pull_downloads_into_ganedit_home(
+    zoo_server: str, resnet_checkpoint: Path, ganedit_home: Path
+) -> None:
+    result = _invoke("models", "pull", "tiny", "-q")
+    assert result.exit_code == 0, result.output
+    weights = ganedit_home / "weights" / "cyclegan" / "tiny.pth"
+    assert result.stdout.strip() == f"tiny: {weights}"
+    assert weights.read_bytes() == resnet_checkpoint.read_bytes()
+
+
+def test_models_pull_of_a_cached_model_downloads_nothing(zoo_server: str) -> None:
+    _invoke("models", "pull", "tiny", "-q")
+    weights = ModelCache().weights_path(ganedit.zoo.default_registry().get("tiny"))
+    mtime = weights.stat().st_mtime_ns
+    result = _invoke("models", "pull", "tiny", "-q")
+    assert result.exit_code == 0
+    assert weights.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.parametrize(
+    ("name", "message"), [("gone", "404"), ("tampered", "sha256")], ids=["missing", "checksum"]
+)
+def test_models_pull_failure_exits_one(zoo_server: str, name: str, message: str) -> None:
+    result = _invoke("models", "pull", name, "-q")
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert not ModelCache().is_cached(ganedit.zoo.default_registry().get(name))
+
+
+def test_models_pull_goes_on_after_a_failed_name(zoo_server: str) -> None:
+    result = _invoke("models", "pull", "gone", "tiny", "-q")
+    assert result.exit_code == 1
+    assert "tiny: " in result.stdout
+    assert ModelCache().is_cached(ganedit.zoo.default_registry().get("tiny"))
+
+
+def test_models_pull_of_an_unknown_name_exits_two(zoo_server: str) -> None:
+    result = _invoke("models", "pull", "tiyn")
+    assert result.exit_code == 2
+    assert "Did you mean: tiny" in result.stderr
+
+
+def test_translate_with_a_zoo_name_downloads_and_converts_once(
+    zoo_server: str, images: Path, tmp_path: Path, ganedit_home: Path
+) -> None:
+    first = _invoke("translate", "tiny", str(images), "-o", str(tmp_path / "one"), "-q")
+    assert first.exit_code == 0, first.output
+    converted = ganedit_home / "onnx" / "tiny.onnx"
+    mtime = converted.stat().st_mtime_ns
+    second = _invoke("translate", "tiny", str(images), "-o", str(tmp_path / "two"), "-q")
+    assert second.exit_code == 0, second.output
+    assert converted.stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["a.png", "b.png", "c.jpg"]

@@ -70,6 +70,15 @@ def _fail(exc: Exception) -> NoReturn:
     sys.exit(code)
 
 
+_norm_stats_option = click.option(
+    "--norm-stats",
+    type=click.Choice(["image", "running"]),
+    default="image",
+    show_default=True,
+    help="Batch-norm models: per-image statistics (pix2pix test-time) or the running ones.",
+)
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(package_name="ganedit")
 def main() -> None:
@@ -116,13 +125,7 @@ def _ext(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str
     show_default=True,
     help="Where the model runs.",
 )
-@click.option(
-    "--norm-stats",
-    type=click.Choice(["image", "running"]),
-    default="image",
-    show_default=True,
-    help="Batch-norm models: per-image statistics (pix2pix test-time) or the running ones.",
-)
+@_norm_stats_option
 @click.option(
     "--workers",
     default=2,
@@ -306,13 +309,7 @@ def models_pull(names: tuple[str, ...], force: bool, quiet: bool) -> None:
 @click.option("--name", default=None, help="Model name for the card (default: file stem).")
 @click.option("--source", default=None, help="Where the weights came from (default: the path).")
 @click.option("--license", "license_", default="", help="Licence of the weights.")
-@click.option(
-    "--norm-stats",
-    type=click.Choice(["image", "running"]),
-    default="image",
-    show_default=True,
-    help="Batch-norm models: per-image statistics (pix2pix test-time) or the running ones.",
-)
+@_norm_stats_option
 def export(
     checkpoint: Path,
     output: Path,

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..errors import CheckpointError
 from .generators import default_registry
-from .registry import ArchRegistry, StateDict
+from .registry import ArchRegistry, BuiltArch, StateDict
 from .spec import ArchSpec
 
 __all__ = [
@@ -247,6 +247,21 @@ def _no_match(source: str, state_dict: StateDict, registry: ArchRegistry) -> Che
     )
 
 
+def _build(
+    checkpoint: str | os.PathLike[str] | StateDict, registry: ArchRegistry | None
+) -> tuple[str, StateDict, BuiltArch]:
+    """Read, recognise and build (weights not loaded); errors name the source."""
+    source, state_dict = _as_state_dict(checkpoint)
+    registry = default_registry() if registry is None else registry
+    entry = registry.detect(state_dict)
+    if entry is None:
+        raise _no_match(source, state_dict, registry)
+    try:
+        return source, state_dict, entry.build(state_dict)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{source}: {exc}") from exc
+
+
 def detect_generator(
     checkpoint: str | os.PathLike[str] | StateDict, *, registry: ArchRegistry | None = None
 ) -> ArchSpec:
@@ -263,15 +278,7 @@ def detect_generator(
         >>> detect_generator("latest_net_G_A.pth").arch  # doctest: +SKIP
         'resnet_9blocks'
     """
-    source, state_dict = _as_state_dict(checkpoint)
-    registry = default_registry() if registry is None else registry
-    entry = registry.detect(state_dict)
-    if entry is None:
-        raise _no_match(source, state_dict, registry)
-    try:
-        return entry.build(state_dict).spec
-    except CheckpointError as exc:
-        raise CheckpointError(f"{source}: {exc}") from exc
+    return _build(checkpoint, registry)[2].spec
 
 
 def load_generator(
@@ -299,15 +306,7 @@ def load_generator(
         >>> gen.module(torch.zeros(1, 3, 256, 256)).shape  # doctest: +SKIP
         torch.Size([1, 3, 256, 256])
     """
-    source, state_dict = _as_state_dict(checkpoint)
-    registry = default_registry() if registry is None else registry
-    entry = registry.detect(state_dict)
-    if entry is None:
-        raise _no_match(source, state_dict, registry)
-    try:
-        built = entry.build(state_dict)
-    except CheckpointError as exc:
-        raise CheckpointError(f"{source}: {exc}") from exc
+    source, state_dict, built = _build(checkpoint, registry)
     fitted = fit_norm_buffers(state_dict, built.module)
     _check_fit(source, fitted, built.module, built.spec)
     try:

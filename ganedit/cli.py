@@ -7,6 +7,7 @@ unknown model or an unreadable model file).
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -62,6 +63,22 @@ def _download_bar(enabled: bool) -> Callable[[int, int | None], None] | None:
             bar.__exit__(None, None, None)
 
     return progress
+
+
+class _EchoHandler(logging.Handler):
+    """Writes log records with click.echo to whatever stderr is current (CliRunner swaps it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+def _log_to_stderr(quiet: bool) -> None:
+    """Show the library's progress notes (download, conversion) unless --quiet."""
+    logger = logging.getLogger("ganedit")
+    logger.handlers = [h for h in logger.handlers if not isinstance(h, _EchoHandler)]
+    if not quiet:
+        logger.addHandler(_EchoHandler())
+        logger.setLevel(logging.INFO)
 
 
 def _fail(exc: Exception) -> NoReturn:
@@ -181,8 +198,15 @@ def translate(
         workers=workers,
         jpeg_quality=jpeg_quality,
     )
+    _log_to_stderr(quiet)
     try:
-        loaded = load(model, device=device, norm_stats=norm_stats, threads=threads)  # type: ignore[arg-type]
+        loaded = load(
+            model,
+            device=device,  # type: ignore[arg-type]
+            norm_stats=norm_stats,  # type: ignore[arg-type]
+            threads=threads,
+            progress=_download_bar(not quiet),
+        )
     except (GaneditError, ImportError) as exc:
         _fail(exc)
     progress = _ClickProgress(f"{loaded.card.name}", enabled=not quiet)

@@ -106,3 +106,19 @@ def test_cli_translate_unknown_name_is_a_usage_error(
     result = CliRunner().invoke(main, ["translate", "tiny2zebr", str(tmp_path), "-o", "out"])
     assert result.exit_code == 2
     assert "tiny2zebra" in result.output  # the suggestion
+
+
+def test_cli_translate_by_name_says_it_downloads_and_converts_once(
+    registry: zoo.ModelRegistry, tmp_path: Path
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.zeros((20, 20, 3), dtype=np.uint8)).save(photos / "a.png")
+    args = ["translate", "tiny2zebra", str(photos), "-o", str(tmp_path / "out"), "--overwrite"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "downloading tiny2zebra" in first.stderr
+    assert "converting" in first.stderr and "max abs diff" in first.stderr
+    second = CliRunner().invoke(main, args)
+    assert second.exit_code == 0, second.output
+    assert "downloading" not in second.stderr and "converting" not in second.stderr

@@ -27,6 +27,7 @@ from PIL import Image
 from skimage import data
 
 from ganedit.archs import ResnetGenerator
+from ganedit.imageio import decode_image
 
 SEPIA = torch.tensor([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]])
 
@@ -143,8 +144,11 @@ def main() -> None:
 
     print(f"\nResults are in {results}/:")
     for path in sorted(p for p in results.rglob("*") if p.is_file()):
-        with Image.open(path) as im:
-            print(f"  {path.relative_to(results)}  {im.size[0]}x{im.size[1]} {im.mode}")
+        image = decode_image(path)
+        height, width, channels = image.color.shape
+        kind = {1: "grey", 3: "RGB"}[channels] + (" + alpha" if image.alpha is not None else "")
+        bits = 8 * image.color.dtype.itemsize
+        print(f"  {path.relative_to(results)}  {width}x{height} {kind}, {bits}-bit")
     if code != 1:
         sys.exit(f"expected exit code 1 (two broken inputs), got {code}")
 

@@ -105,6 +105,11 @@ def prepare(pixels: np.ndarray, card: ModelCard) -> Prepared:
     height, width = pixels.shape[:2]
     if height == 0 or width == 0:
         raise ValueError(f"image is empty: {height}x{width}")
+    if pixels.dtype == np.uint8 and pixels.shape[2] == 3 and card.in_channels == 1:
+        # Pillow's own integer luma, so grey models see what the reference fed them
+        # (it converts with PIL's convert("L")).
+        weighted = pixels.astype(np.uint32) @ np.array([19595, 38470, 7471], dtype=np.uint32)
+        pixels = ((weighted + 0x8000) >> 16).astype(np.uint8)[:, :, None]
     x = _match_channels(_unit_float(pixels), card.in_channels)
     lo, hi = card.input_range
     x = x * np.float32(hi - lo) + np.float32(lo)

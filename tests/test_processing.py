@@ -66,9 +66,9 @@ def test_grey_is_repeated_to_rgb(shape: tuple[int, ...]) -> None:
     np.testing.assert_array_equal(x[0], x[2])
 
 
-def test_rgb_is_reduced_to_luma_for_grey_models() -> None:
-    rgb = np.zeros((1, 3, 3), np.uint8)
-    rgb[0, 0, 0] = rgb[0, 1, 1] = rgb[0, 2, 2] = 255  # pure red, green, blue
+def test_float_rgb_is_reduced_to_luma_for_grey_models() -> None:
+    rgb = np.zeros((1, 3, 3), np.float32)
+    rgb[0, 0, 0] = rgb[0, 1, 1] = rgb[0, 2, 2] = 1.0  # pure red, green, blue
     x = prepare(rgb, _card(in_channels=1, input_range=(0.0, 1.0))).tensor
     np.testing.assert_allclose(x[0, 0], [0.299, 0.587, 0.114], atol=1e-6)
 
@@ -230,3 +230,14 @@ def test_scale_alpha_resizes_and_keeps_dtype(dtype: Any) -> None:
     assert got.shape == (20, 28)
     assert got.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(got, np.iinfo(dtype).max)
+
+
+def test_rgb_to_grey_model_uses_pillows_luma_exactly() -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    rgb = rng.integers(0, 256, (12, 20, 3), dtype=np.uint8)
+    card = ModelCard(name="g", task="translate", arch="a", in_channels=1, input_range=(0.0, 1.0))
+    got = prepare(rgb, card).tensor[0]
+    expected = np.asarray(Image.fromarray(rgb).convert("L")).astype(np.float32) / 255
+    np.testing.assert_allclose(got, expected, atol=1e-6)  # a grey level is 0.0039

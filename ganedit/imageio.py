@@ -34,21 +34,19 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import struct
-import tempfile
 import threading
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
 from ganedit.errors import ImageError
+
+from ._deepcolor import encode_16bit_color
+from ._files import TEMP_GLOB, atomic_write
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -65,9 +63,6 @@ __all__ = [
 
 #: Largest image ``decode_image`` accepts, in pixels (Pillow's own default refuses ~179 MP).
 MAX_PIXELS = 2**30
-# Temporary files of atomic_write: hidden, beside their target; an interrupted run may leave
-# some behind, which the folder pipeline removes on its next run.
-TEMP_GLOB = ".*.ganedit-*.tmp"
 
 _SUFFIX_FORMATS: dict[str, str] = {
     ".jpg": "JPEG",
@@ -181,65 +176,6 @@ def _to_uint8(a: np.ndarray) -> np.ndarray:
         return a
     # Exact round-to-nearest of v * 255 / 65535 (ties cannot occur).
     return ((a.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-
-
-# --------------------------------------------------------------------------- atomic writes
-
-
-@lru_cache(maxsize=1)
-def _umask() -> int:
-    # os.umask can only be read by setting it, which races with other threads; Linux exposes it.
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write a file so that ``path`` holds either its old content or the complete new one.
-
-    ``write`` receives a binary file in the same directory; when it returns, the data is flushed,
-    fsynced and renamed over ``path``. On any exception the temporary file is removed, ``path``
-    is left untouched and the exception propagates. The new file gets ordinary permissions
-    (``0o666`` less the umask).
-
-    Example:
-        >>> atomic_write(Path("out.bin"), lambda f: f.write(b"data"))  # doctest: +SKIP
-    """
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.ganedit-", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not possible on every platform, so best effort.
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 # --------------------------------------------------------------------------- decoding
@@ -632,7 +568,7 @@ def _encode_bytes(
 ) -> bytes:
     deep = color.dtype == np.uint16 and fmt in ("PNG", "TIFF")
     if deep and (color.shape[2] == 3 or alpha is not None):
-        return _encode_16bit_color(fmt, color, alpha, exif, icc, dpi)
+        return encode_16bit_color(fmt, color, alpha, exif, icc, dpi)
     if deep:
         im = Image.fromarray(np.ascontiguousarray(color[:, :, 0]))  # I;16
     else:
@@ -670,95 +606,3 @@ def _pil_image(color: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
         return Image.fromarray(np.ascontiguousarray(arr))
     arr = np.concatenate([color, alpha[:, :, None]], axis=2)
     return Image.fromarray(np.ascontiguousarray(arr), mode="LA" if color.shape[2] == 1 else None)
-
-
-def _encode_16bit_color(
-    fmt: str,
-    color: np.ndarray,
-    alpha: np.ndarray | None,
-    exif: bytes | None,
-    icc: bytes | None,
-    dpi: tuple[float, float] | None,
-) -> bytes:
-    """16-bit RGB/RGBA (grey+alpha widened to RGBA) through OpenCV, metadata added afterwards."""
-    import cv2
-
-    rgb = np.repeat(color, 3, axis=2) if color.shape[2] == 1 else color
-    if alpha is None:
-        bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
-    else:
-        rgba = np.concatenate([rgb, alpha[:, :, None]], axis=2)
-        bgr = cv2.cvtColor(np.ascontiguousarray(rgba), cv2.COLOR_RGBA2BGRA)
-    if fmt == "PNG":
-        ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 6])
-        if not ok:
-            raise ValueError("OpenCV could not encode the PNG")
-        return _png_add_chunks(buf.tobytes(), exif=exif, icc=icc, dpi=dpi)
-    ok, buf = cv2.imencode(".tiff", bgr)
-    if not ok:
-        raise ValueError("OpenCV could not encode the TIFF")
-    return _tiff_set_tags(buf.tobytes(), icc=icc, dpi=dpi)
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-
-def _png_add_chunks(
-    png: bytes, *, exif: bytes | None, icc: bytes | None, dpi: tuple[float, float] | None
-) -> bytes:
-    """Insert iCCP, pHYs and eXIf chunks right after IHDR (before any IDAT, as the spec wants)."""
-    ihdr_end = 8 + 8 + 13 + 4
-    if png[12:16] != b"IHDR":
-        raise ValueError("unexpected PNG layout from OpenCV")
-    chunks = b""
-    if icc:
-        chunks += _png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc))
-    if dpi is not None:
-        ppm = [round(d / 0.0254) for d in dpi]
-        chunks += _png_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1))
-    if exif:
-        raw = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif  # eXIf holds bare TIFF data
-        chunks += _png_chunk(b"eXIf", raw)
-    return png[:ihdr_end] + chunks + png[ihdr_end:]
-
-
-def _tiff_set_tags(tiff: bytes, *, icc: bytes | None, dpi: tuple[float, float] | None) -> bytes:
-    """Set the ICC profile and resolution of a classic TIFF's first IFD, by appending a new IFD.
-
-    The old IFD stays in the file unreferenced; strip data does not move. Resolution tags the
-    writer put in (OpenCV writes a meaningless 1x1 "no unit") are replaced, or removed if no dpi.
-    """
-    endian = {b"II": "<", b"MM": ">"}.get(tiff[:2])
-    if endian is None or struct.unpack(endian + "H", tiff[2:4])[0] != 42:
-        raise ValueError("unexpected TIFF layout from OpenCV")
-    (ifd_offset,) = struct.unpack(endian + "I", tiff[4:8])
-    (count,) = struct.unpack(endian + "H", tiff[ifd_offset : ifd_offset + 2])
-    entries_end = ifd_offset + 2 + 12 * count
-    entries = [tiff[ifd_offset + 2 + 12 * i : ifd_offset + 14 + 12 * i] for i in range(count)]
-    next_ifd = tiff[entries_end : entries_end + 4]
-    replaced = {_ICC_TAG, 282, 283, 296}
-    entries = [e for e in entries if struct.unpack(endian + "H", e[:2])[0] not in replaced]
-
-    out = bytearray(tiff)
-
-    def append(data: bytes) -> int:
-        if len(out) % 2:
-            out.extend(b"\x00")
-        offset = len(out)
-        out.extend(data)
-        return offset
-
-    if icc:
-        entries.append(struct.pack(endian + "HHII", _ICC_TAG, 7, len(icc), append(icc)))
-    if dpi is not None:
-        for tag, value in ((282, dpi[0]), (283, dpi[1])):
-            num, den = round(value * 1000), 1000
-            offset = append(struct.pack(endian + "II", num, den))
-            entries.append(struct.pack(endian + "HHII", tag, 5, 1, offset))
-        entries.append(struct.pack(endian + "HHIHH", 296, 3, 1, 2, 0))  # unit: inch
-    entries.sort(key=lambda e: struct.unpack(endian + "H", e[:2])[0])
-    new_ifd = append(struct.pack(endian + "H", len(entries)) + b"".join(entries) + next_ifd)
-    out[4:8] = struct.pack(endian + "I", new_ifd)
-    return bytes(out)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageOps
 
-from ganedit import imageio
+from ganedit import _deepcolor, _files, imageio
 from ganedit.errors import ImageError
 from ganedit.imageio import (
     IMAGE_SUFFIXES,
@@ -281,7 +281,7 @@ def test_16bit_grey_alpha_png_stays_grey(tmp_path: Path) -> None:
     rows = [b"\0" + np.stack([grey[y], alpha[y]], 1).astype(">u2").tobytes() for y in range(3)]
     ihdr = struct.pack(">IIBBBBB", 4, 3, 16, 4, 0, 0, 0)  # colour type 4: grey + alpha
     png = b"\x89PNG\r\n\x1a\n" + b"".join(
-        imageio._png_chunk(kind, data)
+        _deepcolor._png_chunk(kind, data)
         for kind, data in [
             (b"IHDR", ihdr),
             (b"IDAT", zlib.compress(b"".join(rows))),
@@ -585,7 +585,7 @@ def test_atomic_write_success_leaves_only_the_file(tmp_path: Path) -> None:
     atomic_write(path, lambda f: f.write(b"hello"))
     assert path.read_bytes() == b"hello"
     assert list(tmp_path.iterdir()) == [path]
-    assert os.stat(path).st_mode & 0o777 == 0o666 & ~imageio._umask()
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~_files._umask()
 
 
 def test_atomic_write_failure_keeps_old_file_and_no_temp(tmp_path: Path) -> None:

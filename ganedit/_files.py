@@ -1,0 +1,73 @@
+"""Atomic file writes: a file holds either its old content or the complete new one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["TEMP_GLOB", "atomic_write"]
+
+# Temporary files of atomic_write: hidden, beside their target; an interrupted run may leave
+# some behind, which the folder pipeline removes on its next run.
+TEMP_GLOB = ".*.ganedit-*.tmp"
+
+
+@lru_cache(maxsize=1)
+def _umask() -> int:
+    # os.umask can only be read by setting it, which races with other threads; Linux exposes it.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write a file so that ``path`` holds either its old content or the complete new one.
+
+    ``write`` receives a binary file in the same directory; when it returns, the data is flushed,
+    fsynced and renamed over ``path``. On any exception the temporary file is removed, ``path``
+    is left untouched and the exception propagates. The new file gets ordinary permissions
+    (``0o666`` less the umask).
+
+    Example:
+        >>> atomic_write(Path("out.bin"), lambda f: f.write(b"data"))  # doctest: +SKIP
+    """
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.ganedit-", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not possible on every platform, so best effort.
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["TEMP_GLOB", "atomic_write"]
+__all__ = ["TEMP_GLOB", "atomic_write", "stale_temporaries"]
 
 # Temporary files of atomic_write: hidden, beside their target; an interrupted run may leave
 # some behind, which the folder pipeline removes on its next run.
@@ -43,7 +43,8 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
         >>> atomic_write(Path("out.bin"), lambda f: f.write(b"data"))  # doctest: +SKIP
     """
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.ganedit-", suffix=".tmp")
+    prefix = f".{path.name}.ganedit-{os.getpid()}-"
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -71,3 +72,25 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def stale_temporaries(folder: Path) -> Iterator[Path]:
+    """Temporary files of :func:`atomic_write` in ``folder`` whose writer is gone.
+
+    A temporary names its writer's process id; one whose process still runs (another job
+    writing into the same folder right now) is not stale. Names without a readable id are.
+    """
+    for path in folder.glob(TEMP_GLOB):
+        pid_part = path.name.rpartition(".ganedit-")[2].split("-", 1)[0]
+        if not (pid_part.isdigit() and _process_alive(int(pid_part))):
+            yield path

@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from . import imageio
+from ._files import stale_temporaries
 from .errors import GaneditError
 from .model import Model, Translator
 from .processing import Prepared, postprocess, prepare, scale_alpha
@@ -312,7 +313,7 @@ def _remove_stale_temporaries(jobs: list[Job]) -> None:
     """Delete temporary files an interrupted earlier run left beside our outputs."""
     for folder in {job.output.parent for job in jobs}:
         if folder.is_dir():
-            for stale in folder.glob(imageio.TEMP_GLOB):
+            for stale in stale_temporaries(folder):
                 stale.unlink(missing_ok=True)
 
 

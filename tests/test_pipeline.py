@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -569,3 +570,16 @@ def test_run_killed_with_sigkill_resumes_to_complete_outputs(
         with Image.open(out / name) as image:
             image.load()  # decodes fully: nothing truncated
             assert image.size == (96, 96)
+
+
+def test_temporaries_of_a_live_concurrent_job_are_left_alone(
+    resnet_translator: Translator, clean_folder: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    process_folder(resnet_translator, [clean_folder], out)
+    (out / "img3.png").unlink()
+    # Written by a process that is still running (this one): another job's work in progress.
+    live = out / f".img5.png.ganedit-{os.getpid()}-abc123.tmp"
+    live.write_bytes(b"being written")
+    process_folder(resnet_translator, [clean_folder], out)
+    assert live.exists()

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["TEMP_GLOB", "atomic_write", "stale_temporaries"]
+__all__ = ["TEMP_GLOB", "atomic_write", "fsync_dir", "stale_temporaries"]
 
 # Temporary files of atomic_write: hidden, beside their target; an interrupted run may leave
 # some behind, which the folder pipeline removes on its next run.
@@ -57,11 +57,12 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not possible on every platform, so best effort.
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable. Best effort: not every platform or filesystem
+    lets a directory be opened or fsynced, and the data itself is already on disk."""
     try:
         dir_fd = os.open(directory, os.O_RDONLY)
     except OSError:

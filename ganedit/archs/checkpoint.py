@@ -77,7 +77,7 @@ def _load_pickle(path: Path) -> object:
                 f"{path}: the file pickles a Python object ({unsafe[1]}) besides tensors, and "
                 "ganedit only loads checkpoints with torch.load(weights_only=True), which never "
                 "runs code from the file. If you trust the file, load it once yourself with "
-                "torch.load(path, weights_only=False) and save only its state dict (names to "
+                "torch.load and weights_only=False, and save only its state dict (names to "
                 "tensors) with torch.save or as .safetensors"
             ) from exc
         detail = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)

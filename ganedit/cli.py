@@ -96,6 +96,33 @@ _norm_stats_option = click.option(
 )
 
 
+class _LazyGroup(click.Group):
+    """A command group whose subcommands live in a module imported only when it is used, so
+    that ``ganedit translate`` never pays for importing PyTorch."""
+
+    def __init__(self, *args: Any, target: str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._target_path = target
+
+    def _target(self) -> click.Group:
+        import importlib
+
+        module_name, _, attr = self._target_path.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise click.ClickException(
+                f"'ganedit {self.name}' needs PyTorch: pip install 'ganedit[train]' ({exc})"
+            ) from exc
+        return getattr(module, attr)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._target().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._target().get_command(ctx, cmd_name)
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(package_name="ganedit")
 def main() -> None:
@@ -322,7 +349,7 @@ def models_pull(names: tuple[str, ...], force: bool, quiet: bool) -> None:
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("checkpoint", type=click.Path(exists=True, path_type=Path))
 @click.option(
     "-o",
     "--output",
@@ -330,29 +357,46 @@ def models_pull(names: tuple[str, ...], force: bool, quiet: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The .onnx file to write.",
 )
-@click.option("--name", default=None, help="Model name for the card (default: file stem).")
+@click.option(
+    "--direction",
+    type=click.Choice(["AtoB", "BtoA"]),
+    default="AtoB",
+    show_default=True,
+    help="For a training run directory: which generator to export.",
+)
+@click.option("--name", default=None, help="Model name for the card (default: file or run name).")
 @click.option("--source", default=None, help="Where the weights came from (default: the path).")
 @click.option("--license", "license_", default="", help="Licence of the weights.")
 @_norm_stats_option
 def export(
     checkpoint: Path,
     output: Path,
+    direction: str,
     name: str | None,
     source: str | None,
     license_: str,
     norm_stats: str,
 ) -> None:
-    """Convert a checkpoint to a self-describing, verified ONNX model."""
+    """Convert a checkpoint or a training run to a self-describing, verified ONNX model.
+
+    CHECKPOINT is a .pth/.pt/.safetensors generator or a run directory made by `ganedit train`
+    (its latest checkpoint, generator for --direction).
+    """
     try:
-        from ganedit.export import checkpoint_to_onnx
+        from ganedit.export import checkpoint_to_onnx, run_generator
     except ImportError as exc:
         _fail(ImportError(f"export needs PyTorch and onnx: pip install 'ganedit[train]' ({exc})"))
     try:
+        if checkpoint.is_dir():
+            weights = run_generator(checkpoint, direction)  # type: ignore[arg-type]
+            default_name = checkpoint.resolve().name + ("" if direction == "AtoB" else "_BtoA")
+        else:
+            weights, default_name = checkpoint, checkpoint.stem
         result = checkpoint_to_onnx(
-            checkpoint,
+            weights,
             output,
-            name=name or checkpoint.stem,
-            source=source or str(checkpoint),
+            name=name or default_name,
+            source=source or str(weights),
             license=license_,
             norm_stats=norm_stats,  # type: ignore[arg-type]
         )
@@ -364,6 +408,24 @@ def export(
         f"{card.size_multiple}) to {result.path}"
     )
     click.echo(f"verified against torch: max abs diff {result.max_abs_diff:.3g}")
+
+
+main.add_command(
+    _LazyGroup(
+        "train",
+        target="ganedit.train.cli:train_group",
+        help="Train CycleGAN and pix2pix translators (needs ganedit[train]).",
+        context_settings=CONTEXT,
+    )
+)
+main.add_command(
+    _LazyGroup(
+        "data",
+        target="ganedit.train.cli:data_group",
+        help="List and download the reference training datasets.",
+        context_settings=CONTEXT,
+    )
+)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,39 @@
-"""ganedit.train: trainers for the generator families (installed from the ``train/`` folder).
+"""ganedit.train: the CycleGAN and pix2pix training recipes (installed from the ``train/`` folder).
 
-The training recipes (CycleGAN, pix2pix, super-resolution, inpainting) live here; they need the
-``train`` extra: ``pip install 'ganedit[train]'``.
+Needs the ``train`` extra: ``pip install 'ganedit[train]'``.
+
+Example:
+    >>> from ganedit.train import TrainConfig, train
+    >>> run_dir = train(config)  # doctest: +SKIP
+
+From the command line: ``ganedit train cyclegan --data DATA --out runs/NAME``; with several
+processes: ``torchrun --nproc_per_node=2 -m ganedit.train cyclegan --data DATA --out runs/NAME``.
 """
+
+from __future__ import annotations
+
+from .checkpoint import Progress, latest_checkpoint
+from .config import (
+    CycleGANLoss,
+    DataOptions,
+    NetworkOptions,
+    OptimOptions,
+    Pix2PixLoss,
+    RunOptions,
+    TrainConfig,
+)
+from .loop import RECIPES, train
+
+__all__ = [
+    "RECIPES",
+    "CycleGANLoss",
+    "DataOptions",
+    "NetworkOptions",
+    "OptimOptions",
+    "Pix2PixLoss",
+    "Progress",
+    "RunOptions",
+    "TrainConfig",
+    "latest_checkpoint",
+    "train",
+]

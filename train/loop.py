@@ -1,0 +1,337 @@
+"""The training loop: data, recipe, schedules, checkpoints, samples, logs; resumable and DDP-ready.
+
+``train(config)`` starts a run in ``config.run.out``; ``train(config, resume=True)`` continues the
+run from its ``latest`` checkpoint at the same step, learning rate, image-pool contents, data
+order and random state, so a resumed run ends with the same weights as an uninterrupted one (on
+the CPU with ``deterministic``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import torch
+
+from ganedit.errors import GaneditError
+
+from .checkpoint import Progress, latest_checkpoint, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .cyclegan import CycleGAN
+from .data import EpochSampler, PreprocessConfig, make_dataset
+from .distributed import DistInfo, init_distributed, shutdown_distributed, wrap_for_ddp
+from .pix2pix import Pix2Pix
+from .recipe import Precision, Recipe
+from .samples import save_sample_grid
+from .schedule import make_scheduler
+
+__all__ = ["StepCallback", "resolve_device", "train"]
+
+RECIPES: dict[str, type[Recipe]] = {"cyclegan": CycleGAN, "pix2pix": Pix2Pix}
+
+# Called after every completed step with the progress and that step's losses.
+StepCallback = Callable[[Progress, dict[str, float]], None]
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto`` -> this process's CUDA device when there is one, else the CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise GaneditError(f"device {name!r} requested but CUDA is not available")
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+    return device
+
+
+class _StopRequest:
+    """Turns SIGINT/SIGTERM into a request honoured between steps, so a checkpoint is whole."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopRequest:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+class _Logger:
+    """Rank-0 console and TensorBoard logging."""
+
+    def __init__(self, run_dir: Path, enabled: bool, stream: TextIO):
+        self.enabled = enabled
+        self.stream = stream
+        self.writer = None
+        if enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is in the train extra; go on without it
+                print("tensorboard is not installed: no event logs", file=stream)
+            else:
+                self.writer = SummaryWriter(str(run_dir / "logs"))
+        self._last = time.perf_counter()
+        self._last_step = 0
+
+    def losses(self, progress: Progress, losses: dict[str, float], lr: float, batch: int) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        rate = (progress.step - self._last_step) * batch / max(now - self._last, 1e-9)
+        self._last, self._last_step = now, progress.step
+        text = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
+        print(
+            f"step {progress.step} epoch {progress.epoch + 1} | {text} | lr {lr:.2e} | "
+            f"{rate:.2f} images/s",
+            file=self.stream,
+            flush=True,
+        )
+        if self.writer is not None:
+            for key, value in losses.items():
+                self.writer.add_scalar(f"loss/{key}", value, progress.step)
+            self.writer.add_scalar("lr", lr, progress.step)
+            self.writer.add_scalar("images_per_s", rate, progress.step)
+
+    def image(self, tag: str, grid: torch.Tensor, step: int) -> None:
+        if self.writer is not None:
+            self.writer.add_image(tag, grid, step)
+
+    def note(self, text: str) -> None:
+        if self.enabled:
+            print(text, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _set_determinism(deterministic: bool, device: torch.device) -> None:
+    if deterministic:
+        if device.type == "cuda":
+            import os
+
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+    else:
+        torch.backends.cudnn.benchmark = device.type == "cuda"
+
+
+def _prepare_run_dir(config: TrainConfig, resume: bool) -> tuple[Path, TrainConfig]:
+    run_dir = Path(config.run.out)
+    saved = run_dir / "config.json"
+    if resume:
+        if not saved.is_file():
+            raise GaneditError(f"cannot resume {run_dir}: it has no config.json")
+        stored = TrainConfig.load(saved)
+        if stored.recipe != config.recipe:
+            raise GaneditError(
+                f"cannot resume {run_dir} as {config.recipe}: it is a {stored.recipe} run"
+            )
+        # Only the stopping point may change on resume; everything else is the run's own.
+        run = dataclasses.replace(stored.run, max_steps=config.run.max_steps, out=str(run_dir))
+        return run_dir, dataclasses.replace(stored, run=run)
+    if saved.exists() or (run_dir / "checkpoints").exists():
+        raise GaneditError(
+            f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose "
+            "another --out"
+        )
+    return run_dir, config
+
+
+def _loader(dataset: Any, sampler: EpochSampler, config: TrainConfig, device: torch.device):
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=config.data.batch_size,
+        sampler=sampler,
+        num_workers=config.data.workers,
+        pin_memory=device.type == "cuda",
+        drop_last=False,
+    )
+
+
+def train(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    callbacks: tuple[StepCallback, ...] = (),
+    stream: TextIO | None = None,
+) -> Path:
+    """Run (or resume) a training run; returns the run directory.
+
+    Under ``torchrun`` each process trains on its shard of the data with DDP; only rank 0 writes
+    logs, samples and checkpoints.
+
+    Args:
+        config: The run's options (``config.run.out`` is the run directory).
+        resume: Continue the run in ``config.run.out`` from its latest checkpoint; the stored
+            configuration is used, except ``max_steps``.
+        callbacks: Called after every step with the progress and the losses (tests, hooks).
+        stream: Where progress lines go (default: stdout).
+
+    Raises:
+        GaneditError: Bad run directory, dataset or device.
+    """
+    stream = stream or sys.stdout
+    device_pref = (
+        "cuda"
+        if config.run.device.startswith("cuda")
+        or (config.run.device == "auto" and torch.cuda.is_available())
+        else "cpu"
+    )
+    dist = init_distributed(device_pref)
+    try:
+        return _train(config, resume=resume, callbacks=callbacks, stream=stream, dist=dist)
+    finally:
+        shutdown_distributed(dist)
+
+
+def _train(
+    config: TrainConfig,
+    *,
+    resume: bool,
+    callbacks: tuple[StepCallback, ...],
+    stream: TextIO,
+    dist: DistInfo,
+) -> Path:
+    device = resolve_device(config.run.device, dist.local_rank)
+    if config.run.amp and device.type != "cuda":
+        raise GaneditError("--amp (float16 mixed precision) needs a CUDA device")
+    run_dir, config = _prepare_run_dir(config, resume)
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            config.save(run_dir / "config.json")
+    log = _Logger(run_dir, dist.is_main, stream)
+    _set_determinism(config.run.deterministic, device)
+    seed = config.run.seed
+    _seed_everything(seed + dist.rank)
+
+    data = config.data
+    dataset = make_dataset(
+        data.root,
+        mode=data.mode,
+        phase="train",
+        direction=data.direction,
+        preprocess=PreprocessConfig(
+            load_size=data.load_size,
+            crop_size=data.crop_size,
+            preprocess=data.preprocess,
+            no_flip=data.no_flip,
+        ),
+        seed=seed,
+        in_channels=config.net.in_channels,
+        out_channels=config.net.out_channels,
+        max_size=data.max_size,
+    )
+    # (epoch, index) keys: each sample's random choices follow from them, in any worker.
+    sampler = EpochSampler(
+        len(dataset), seed=seed, rank=dist.rank, world_size=dist.world_size, yield_epoch=True
+    )
+    wrap = (lambda net: wrap_for_ddp(net, device)) if dist.enabled else None
+    recipe = RECIPES[config.recipe](
+        net=config.net,
+        optim=config.optim,
+        loss=config.loss,
+        device=device,
+        precision=Precision(device=device, enabled=config.run.amp),
+        seed=seed,
+        rank=dist.rank,
+        wrap=wrap,
+    )
+    schedulers = {
+        name: make_scheduler(
+            opt,
+            policy=config.optim.lr_policy,
+            epochs=config.optim.epochs,
+            epochs_decay=config.optim.epochs_decay,
+        )
+        for name, opt in recipe.optimizers.items()
+    }
+    progress = Progress()
+    if resume:
+        latest = latest_checkpoint(run_dir)
+        if latest is None:
+            log.note(f"{run_dir} has no checkpoint yet: starting from step 0")
+        else:
+            progress = load_checkpoint(latest, recipe, schedulers)
+            if dist.enabled:  # other ranks' random streams stay apart from rank 0's
+                _seed_everything(seed + dist.rank + progress.step)
+            log.note(f"resumed {run_dir} at step {progress.step} (epoch {progress.epoch + 1})")
+
+    total_epochs = config.optim.epochs + config.optim.epochs_decay
+    max_steps = config.run.max_steps
+    recipe.train()
+    log.note(
+        f"{config.recipe}: {len(dataset)} training samples, {sampler.num_samples} per process, "
+        f"batch {data.batch_size}, {total_epochs} epochs, device {device}"
+        + (f", {dist.world_size} processes" if dist.enabled else "")
+    )
+
+    def save() -> None:
+        if dist.is_main:
+            path = save_checkpoint(run_dir, recipe, schedulers, progress, keep=config.run.keep)
+            log.note(f"saved {path}")
+
+    def done() -> bool:
+        return max_steps is not None and progress.step >= max_steps
+
+    with _StopRequest() as stop:
+        while progress.epoch < total_epochs and not done():
+            done_samples = progress.batch_in_epoch * data.batch_size
+            sampler.set_epoch(progress.epoch, skip=min(done_samples, sampler.num_samples))
+            for batch in _loader(dataset, sampler, config, device):
+                losses = recipe.step(batch)
+                progress.step += 1
+                progress.batch_in_epoch += 1
+                for callback in callbacks:
+                    callback(progress, losses)
+                step = progress.step
+                if step % config.run.log_every == 0:
+                    lr = recipe.optimizers["G"].param_groups[0]["lr"]
+                    log.losses(progress, losses, lr, data.batch_size * dist.world_size)
+                if dist.is_main and step % config.run.sample_every == 0:
+                    grid = save_sample_grid(recipe.visuals, run_dir / "samples", step)
+                    log.image("samples", grid, step)
+                if done() or stop.requested:
+                    break
+                if step % config.run.save_every == 0:
+                    save()
+            else:
+                progress.epoch += 1
+                progress.batch_in_epoch = 0
+                for scheduler in schedulers.values():
+                    scheduler.step()
+                continue
+            break
+        save()
+        if stop.requested:
+            log.note(f"stopped at step {progress.step}; continue with --resume {run_dir}")
+    log.close()
+    return run_dir

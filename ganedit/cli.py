@@ -126,7 +126,8 @@ class _LazyGroup(click.Group):
 @click.group(context_settings=CONTEXT)
 @click.version_option(package_name="ganedit")
 def main() -> None:
-    """GAN image editing: translate folders of images with CycleGAN and pix2pix models."""
+    """GAN image editing: translate folders of images with CycleGAN and pix2pix models, and
+    train your own."""
 
 
 def _ext(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

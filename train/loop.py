@@ -166,6 +166,10 @@ def _prepare_run_dir(config: TrainConfig, resume: bool) -> tuple[Path, TrainConf
 
 
 def _loader(dataset: Any, sampler: EpochSampler, config: TrainConfig, device: torch.device):
+    # The loader's own generator: without one, every new iterator draws its worker base seed
+    # from the global RNG, so a resumed run (which makes one more iterator, for the epoch it
+    # resumes) would leave the global stream, and the dropout masks, out of step.
+    generator = torch.Generator().manual_seed(config.run.seed * 1_000_003 + sampler.epoch)
     return torch.utils.data.DataLoader(
         dataset,
         batch_size=config.data.batch_size,
@@ -173,6 +177,7 @@ def _loader(dataset: Any, sampler: EpochSampler, config: TrainConfig, device: to
         num_workers=config.data.workers,
         pin_memory=device.type == "cuda",
         drop_last=False,
+        generator=generator,
     )
 
 
@@ -206,9 +211,14 @@ def train(
         else "cpu"
     )
     dist = init_distributed(device_pref)
+    # Deterministic mode is process-wide in torch; give the caller back what it had.
+    deterministic_before = torch.are_deterministic_algorithms_enabled()
+    benchmark_before = torch.backends.cudnn.benchmark
     try:
         return _train(config, resume=resume, callbacks=callbacks, stream=stream, dist=dist)
     finally:
+        torch.use_deterministic_algorithms(deterministic_before)
+        torch.backends.cudnn.benchmark = benchmark_before
         shutdown_distributed(dist)
 
 
@@ -281,7 +291,9 @@ def _train(
             log.note(f"{run_dir} has no checkpoint yet: starting from step 0")
         else:
             progress = load_checkpoint(latest, recipe, schedulers)
-            if dist.enabled:  # other ranks' random streams stay apart from rank 0's
+            if dist.rank != 0:
+                # The checkpoint holds rank 0's random state; other ranks get fresh streams,
+                # apart from rank 0's and from their own earlier ones.
                 _seed_everything(seed + dist.rank + progress.step)
             log.note(f"resumed {run_dir} at step {progress.step} (epoch {progress.epoch + 1})")
 

@@ -238,3 +238,17 @@ def test_train_gives_back_the_callers_determinism_setting(tmp_path: Path) -> Non
     )
     loop.train(config, stream=io.StringIO())
     assert torch.are_deterministic_algorithms_enabled() == before
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_terminal_gets_a_progress_line_with_losses_rate_and_eta(tmp_path: Path) -> None:
+    data = unaligned_data(tmp_path / "data")
+    stream = _Terminal()
+    loop.train(tiny_config("cyclegan", data, tmp_path / "run", run={"max_steps": 3}), stream=stream)
+    ticks = [part for part in stream.getvalue().split("\r") if part.startswith(("1/", "2/", "3/"))]
+    assert [t.split(" ")[0] for t in ticks] == ["1/3", "2/3", "3/3"]
+    assert "cycle_A" in ticks[-1] and "images/s" in ticks[-1] and "ETA 0:00:00" in ticks[-1]

@@ -93,6 +93,26 @@ class _Logger:
                 self.writer = SummaryWriter(str(run_dir / "logs"))
         self._last = time.perf_counter()
         self._last_step = 0
+        self._bar = enabled and hasattr(stream, "isatty") and stream.isatty()
+        self._bar_start: tuple[float, int] | None = None
+
+    def tick(self, progress: Progress, losses: dict[str, float], total: int, batch: int) -> None:
+        """On a terminal: one self-overwriting line with the step, losses, rate and ETA."""
+        if not self._bar:
+            return
+        now = time.perf_counter()
+        if self._bar_start is None:  # rates count from the first step this run saw
+            self._bar_start = (now, progress.step)
+        started, first = self._bar_start
+        text = " ".join(f"{k} {v:.2f}" for k, v in losses.items())
+        line = f"\r{progress.step}/{total} | {text}"
+        if progress.step > first:
+            per_step = (now - started) / (progress.step - first)
+            eta = int(max(total - progress.step, 0) * per_step)
+            line += f" | {batch / per_step:.2f} images/s | ETA {eta // 3600}:{eta % 3600 // 60:02d}"
+            line += f":{eta % 60:02d}"
+        self.stream.write(line[:200].ljust(80))
+        self.stream.flush()
 
     def losses(self, progress: Progress, losses: dict[str, float], lr: float, batch: int) -> None:
         if not self.enabled:
@@ -102,8 +122,9 @@ class _Logger:
         self._last, self._last_step = now, progress.step
         text = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
         print(
-            f"step {progress.step} epoch {progress.epoch + 1} | {text} | lr {lr:.2e} | "
-            f"{rate:.2f} images/s",
+            ("\n" if self._bar else "")
+            + f"step {progress.step} epoch {progress.epoch + 1} | {text} | lr {lr:.2e} | "
+            + f"{rate:.2f} images/s",
             file=self.stream,
             flush=True,
         )
@@ -299,6 +320,8 @@ def _train(
 
     total_epochs = config.optim.epochs + config.optim.epochs_decay
     max_steps = config.run.max_steps
+    steps_per_epoch = -(-sampler.num_samples // data.batch_size)
+    total_steps = min(max_steps or 10**12, total_epochs * steps_per_epoch)
     recipe.train()
     log.note(
         f"{config.recipe}: {len(dataset)} training samples, {sampler.num_samples} per process, "
@@ -324,6 +347,7 @@ def _train(
                 progress.batch_in_epoch += 1
                 for callback in callbacks:
                     callback(progress, losses)
+                log.tick(progress, losses, total_steps, data.batch_size * dist.world_size)
                 step = progress.step
                 if step % config.run.log_every == 0:
                     lr = recipe.optimizers["G"].param_groups[0]["lr"]

@@ -8,7 +8,7 @@ from typing import Literal
 
 from torch import nn
 
-from ganedit.archs import ArchSpec, ImageStatsBatchNorm2d, load_generator
+from ganedit.archs import ImageStatsBatchNorm2d, ModelSpec, load_generator
 from ganedit.card import ModelCard
 
 from .to_onnx import ExportResult, export_onnx
@@ -33,33 +33,34 @@ def use_running_statistics(module: nn.Module) -> nn.Module:
 
 
 def generator_card(
-    spec: ArchSpec,
+    spec: ModelSpec,
     *,
     name: str,
     source: str = "",
     license: str = "",
     norm_stats: NormStats = "image",
 ) -> ModelCard:
-    """The model card of a CycleGAN/pix2pix generator: ``[-1, 1]`` in and out, size 1:1."""
+    """The model card of a loaded network, from its spec (task, ranges, sizes, scale)."""
+    batch_norm = spec.norm_stats is not None
+    tiling = spec.tiling
+    if batch_norm and norm_stats == "running":
+        tiling = "ok"  # running statistics do not depend on the rest of the image
     return ModelCard(
         name=name,
-        task="translate",
+        task=spec.task,
         arch=spec.arch,
-        scale=1,
+        scale=spec.scale,
         in_channels=spec.in_channels,
         out_channels=spec.out_channels,
-        input_range=(-1.0, 1.0),
-        output_range=(-1.0, 1.0),
+        input_range=spec.input_range,
+        output_range=spec.output_range,
         size_multiple=spec.size_multiple,
         min_size=spec.min_size,
-        # Instance norm and per-image batch norm see the whole image; running stats do not.
-        tiling="ok"
-        if spec.norm == "none" or (spec.norm == "batch" and norm_stats == "running")
-        else "discouraged",
-        norm_stats=norm_stats if spec.norm == "batch" else None,
+        tiling=tiling,
+        norm_stats=norm_stats if batch_norm else None,
         source=source,
         license=license,
-        extra={"family": spec.family, "ngf": spec.ngf, "norm": spec.norm},
+        extra=spec.card_extra(),
     )
 
 

@@ -32,7 +32,7 @@ from .generators import build_generator, default_registry
 from .norm import ImageStatsBatchNorm2d, make_norm, use_image_statistics
 from .registry import ArchEntry, ArchRegistry, BuiltArch, StateDict
 from .resnet import ResnetBlock, ResnetGenerator
-from .spec import ArchSpec, Family, NormType, PaddingType
+from .spec import ArchSpec, Family, ModelSpec, NormType, PaddingType
 from .unet import UnetGenerator, UnetSkipConnectionBlock
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "Family",
     "ImageStatsBatchNorm2d",
     "LoadedGenerator",
+    "ModelSpec",
     "NLayerDiscriminator",
     "NormType",
     "PaddingType",

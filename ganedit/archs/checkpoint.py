@@ -19,7 +19,7 @@ from torch import nn
 from ..errors import CheckpointError
 from .generators import default_registry
 from .registry import ArchRegistry, BuiltArch, StateDict
-from .spec import ArchSpec
+from .spec import ModelSpec
 
 __all__ = [
     "CHECKPOINT_SUFFIXES",
@@ -53,7 +53,7 @@ class LoadedGenerator:
     """
 
     module: nn.Module
-    spec: ArchSpec
+    spec: ModelSpec
     source: str
 
 
@@ -203,7 +203,7 @@ def fit_norm_buffers(state_dict: StateDict, module: nn.Module) -> dict[str, torc
     return fitted
 
 
-def _check_fit(source: str, state_dict: StateDict, module: nn.Module, spec: ArchSpec) -> None:
+def _check_fit(source: str, state_dict: StateDict, module: nn.Module, spec: ModelSpec) -> None:
     expected = {key: tuple(value.shape) for key, value in module.state_dict().items()}
     missing = [key for key in expected if key not in state_dict]
     unexpected = [key for key in state_dict if key not in expected]
@@ -264,7 +264,7 @@ def _build(
 
 def detect_generator(
     checkpoint: str | os.PathLike[str] | StateDict, *, registry: ArchRegistry | None = None
-) -> ArchSpec:
+) -> ModelSpec:
     """What generator a checkpoint holds, read from its keys and shapes alone.
 
     Args:

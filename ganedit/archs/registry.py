@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 import torch
 from torch import nn
 
-from .spec import ArchSpec
+from .spec import ModelSpec
 
 __all__ = ["ArchEntry", "ArchRegistry", "BuiltArch", "StateDict"]
 
@@ -25,7 +25,7 @@ class BuiltArch:
     """A freshly built network (weights not yet loaded) and what it is."""
 
     module: nn.Module
-    spec: ArchSpec
+    spec: ModelSpec
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,9 +14,17 @@ Architecture ids (``ArchSpec.arch``) follow the reference's ``--netG`` names:
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Literal, Protocol
 
-__all__ = ["ArchSpec", "Family", "NormType", "PaddingType", "resnet_arch_id", "unet_arch_id"]
+__all__ = [
+    "ArchSpec",
+    "Family",
+    "ModelSpec",
+    "NormType",
+    "PaddingType",
+    "resnet_arch_id",
+    "unet_arch_id",
+]
 
 Family = Literal["resnet", "unet"]
 NormType = Literal["instance", "batch", "none"]
@@ -29,6 +37,38 @@ PADDING_TYPES: tuple[PaddingType, ...] = ("reflect", "zero")
 # inside the residual blocks (pad 1); 16 leaves room for both with a margin.
 _RESNET_MIN_SIZE = 16
 _RESNET_SIZE_MULTIPLE = 4  # two stride-2 convolutions, undone by two transposed ones
+
+
+class ModelSpec(Protocol):
+    """What every architecture spec tells the exporter: enough to write the model card.
+
+    :class:`ArchSpec` (CycleGAN/pix2pix generators) and the super-resolution specs implement it.
+    """
+
+    @property
+    def task(self) -> Literal["translate", "upscale", "inpaint"]: ...
+    @property
+    def arch(self) -> str: ...
+    @property
+    def scale(self) -> int: ...
+    @property
+    def in_channels(self) -> int: ...
+    @property
+    def out_channels(self) -> int: ...
+    @property
+    def input_range(self) -> tuple[float, float]: ...
+    @property
+    def output_range(self) -> tuple[float, float]: ...
+    @property
+    def size_multiple(self) -> int: ...
+    @property
+    def min_size(self) -> int: ...
+    @property
+    def tiling(self) -> Literal["ok", "discouraged"]: ...
+    @property
+    def norm_stats(self) -> Literal["image"] | None: ...
+    def describe(self) -> str: ...
+    def card_extra(self) -> dict[str, object]: ...
 
 
 def resnet_arch_id(n_blocks: int) -> str:
@@ -104,6 +144,26 @@ class ArchSpec:
             problems.append(f"family must be 'resnet' or 'unet', got {self.family!r}")
         if problems:
             raise ValueError("invalid ArchSpec: " + "; ".join(problems))
+
+    @property
+    def task(self) -> Literal["translate"]:
+        return "translate"
+
+    @property
+    def scale(self) -> int:
+        return 1
+
+    @property
+    def input_range(self) -> tuple[float, float]:
+        return (-1.0, 1.0)
+
+    @property
+    def output_range(self) -> tuple[float, float]:
+        return (-1.0, 1.0)
+
+    def card_extra(self) -> dict[str, object]:
+        """Extra model-card fields: family, ngf and norm."""
+        return {"family": self.family, "ngf": self.ngf, "norm": self.norm}
 
     @property
     def arch(self) -> str:

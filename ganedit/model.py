@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import abc
+import dataclasses
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import numpy as np
 
 from .card import ModelCard
 from .errors import GaneditError
-from .processing import Prepared, postprocess, prepare, scale_alpha
+from .processing import Prepared, convert_depth, postprocess, prepare, scale_alpha
 from .session import Device, create_session, read_card
 
 if TYPE_CHECKING:
     import onnxruntime
     from PIL import Image
 
-__all__ = ["Model", "Translator", "model_for_card"]
+__all__ = ["ImageModel", "Model", "Translator", "WorkItem", "model_for_card", "register_task"]
 
 ImageLike = TypeVar("ImageLike", "Image.Image", np.ndarray)
 
@@ -101,13 +103,72 @@ def _split_pil(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return _split_array(np.asarray(image.convert(target)))
 
 
-class Translator(Model):
-    """Image-to-image translation (CycleGAN, pix2pix): output has the input's size.
+@dataclasses.dataclass(eq=False)
+class WorkItem:
+    """One image on its way through a model: :meth:`Model.begin` -> ``run_items`` -> ``finish``.
 
-    Example:
-        >>> t = ganedit.load("horse2zebra")
-        >>> zebra = t(Image.open("horse.jpg"))
+    Attributes:
+        payload: What the model prepared (a padded tensor, a float image, ...).
+        alpha: The input's alpha plane, ``(H, W)``, or ``None``.
+        dtype: The dtype the result is quantised to (uint8, uint16 or a float type).
+        key: Items with equal keys may share one ``run_items`` call (a batch).
     """
+
+    payload: Any
+    alpha: np.ndarray | None
+    dtype: np.dtype
+    key: Hashable
+
+
+def _as_arrays(image: ImageLike) -> tuple[np.ndarray, np.ndarray | None]:
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        return _split_pil(image)
+    if isinstance(image, np.ndarray):
+        return _split_array(image)
+    raise TypeError(f"expected a PIL image or a numpy array, got {type(image).__name__}")
+
+
+def _as_original_kind(
+    original: ImageLike, color: np.ndarray, alpha: np.ndarray | None
+) -> ImageLike:
+    from PIL import Image
+
+    if alpha is not None:
+        color = np.concatenate([color, alpha[:, :, None].astype(color.dtype)], axis=2)
+    if not isinstance(original, Image.Image):
+        if original.ndim == 2 and color.shape[2] == 1:
+            return color[:, :, 0]
+        return color
+    if color.shape[2] == 1:
+        return Image.fromarray(color[:, :, 0])  # uint8 -> "L", uint16 -> "I;16"
+    return Image.fromarray(color)  # 2 -> "LA", 3 -> "RGB", 4 -> "RGBA"
+
+
+class ImageModel(Model, abc.ABC):
+    """A model from images to images; subclasses define :meth:`begin`, :meth:`run_items` and
+    :meth:`finish`, which both the Python API and the folder pipeline drive."""
+
+    @abc.abstractmethod
+    def begin(self, color: np.ndarray, alpha: np.ndarray | None, dtype: np.dtype) -> WorkItem:
+        """Prepare one image (runs in decode threads)."""
+
+    @abc.abstractmethod
+    def run_items(self, items: Sequence[WorkItem]) -> list[Any]:
+        """Run the network on items with equal keys (runs in the runner thread)."""
+
+    @abc.abstractmethod
+    def finish(self, item: WorkItem, output: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """The result as ``(color (H, W, C), alpha (H, W) or None)`` of ``item.dtype``
+        (runs in encode threads)."""
+
+    def _output_dtype(self, original: ImageLike, dtype: np.dtype) -> np.dtype:
+        from PIL import Image
+
+        if isinstance(original, Image.Image) and dtype == np.uint16 and self.card.out_channels == 3:
+            return np.dtype(np.uint8)  # Pillow has no 16-bit RGB mode
+        return np.dtype(dtype)
 
     @overload
     def __call__(self, image: Image.Image) -> Image.Image: ...
@@ -115,7 +176,7 @@ class Translator(Model):
     def __call__(self, image: np.ndarray) -> np.ndarray: ...
 
     def __call__(self, image: Image.Image | np.ndarray) -> Image.Image | np.ndarray:
-        """Translate one image.
+        """Run the model on one image.
 
         Args:
             image: A PIL image (any mode; EXIF orientation is not applied here — use
@@ -124,80 +185,71 @@ class Translator(Model):
 
         Returns:
             The same kind as the input: an array keeps its dtype; a PIL image comes back as
-            ``RGB``/``RGBA`` (``L``/``LA`` for one-channel models) with 8 bits per channel, or
-            ``I;16`` for 16-bit grey in and grey out. Alpha is carried over unchanged.
-            The size is the input's times ``card.scale``.
+            ``RGB``/``RGBA`` (``L``/``LA`` for grey results) with 8 bits per channel, or
+            ``I;16`` for 16-bit grey. Alpha is carried over. The size is the input's times
+            ``card.scale`` (or the upscaler's ``outscale``).
         """
         (out,) = self.map([image], batch_size=1)
         return out
 
     def map(self, images: Iterable[ImageLike], *, batch_size: int = 4) -> Iterator[ImageLike]:
-        """Translate a stream of images, lazily, in order.
+        """Run the model over a stream of images, lazily, in order.
 
-        Consecutive images whose padded shapes are equal share a batch of up to ``batch_size``.
-        Results do not depend on the batching.
+        Consecutive images that can share a batch (equal padded shapes) are run together, up
+        to ``batch_size``. Results do not depend on the batching.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         iterator = iter(images)
         while chunk := list(islice(iterator, batch_size)):
-            yield from self._translate_chunk(chunk)
+            items = []
+            for image in chunk:
+                color, alpha = _as_arrays(image)
+                items.append(self.begin(color, alpha, self._output_dtype(image, color.dtype)))
+            outputs: list[Any] = [None] * len(items)
+            groups: dict[Hashable, list[int]] = {}
+            for index, item in enumerate(items):
+                groups.setdefault(item.key, []).append(index)
+            for indices in groups.values():
+                results = self.run_items([items[i] for i in indices])
+                for i, result in zip(indices, results, strict=True):
+                    outputs[i] = result
+            for original, item, output in zip(chunk, items, outputs, strict=True):
+                yield _as_original_kind(original, *self.finish(item, output))
 
-    def _translate_chunk(self, chunk: list[ImageLike]) -> list[ImageLike]:
-        from PIL import Image
 
-        parts = []
-        for image in chunk:
-            if isinstance(image, Image.Image):
-                color, alpha = _split_pil(image)
-            elif isinstance(image, np.ndarray):
-                color, alpha = _split_array(image)
-            else:
-                raise TypeError(
-                    f"expected a PIL image or a numpy array, got {type(image).__name__}"
-                )
-            parts.append((prepare(color, self.card), color.dtype, alpha))
-        outputs: list[np.ndarray | None] = [None] * len(chunk)
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for index, (prepared, _, _) in enumerate(parts):
-            groups.setdefault(prepared.shape_key, []).append(index)
-        for indices in groups.values():
-            results = self.run_prepared([parts[i][0] for i in indices])
-            for i, result in zip(indices, results, strict=True):
-                outputs[i] = result
-        return [
-            self._finish(original, out, *part)
-            for original, out, part in zip(chunk, outputs, parts, strict=True)
-        ]
+class Translator(ImageModel):
+    """Image-to-image translation (CycleGAN, pix2pix): output has the input's size.
 
-    def _finish(
-        self,
-        original: ImageLike,
-        output: np.ndarray | None,
-        prepared: Prepared,
-        dtype: np.dtype,
-        alpha: np.ndarray | None,
-    ) -> ImageLike:
-        from PIL import Image
+    Example:
+        >>> t = ganedit.load("horse2zebra")
+        >>> zebra = t(Image.open("horse.jpg"))
+    """
 
-        assert output is not None  # every index was filled above
-        pil = isinstance(original, Image.Image)
-        if pil and dtype == np.uint16 and self.card.out_channels == 3:
-            dtype = np.dtype(np.uint8)  # Pillow has no 16-bit RGB mode
-        color = postprocess(output, self.card, prepared.height, prepared.width, dtype)
+    def begin(self, color: np.ndarray, alpha: np.ndarray | None, dtype: np.dtype) -> WorkItem:
+        prepared = prepare(color, self.card)
+        return WorkItem(prepared, alpha, np.dtype(dtype), prepared.shape_key)
+
+    def run_items(self, items: Sequence[WorkItem]) -> list[Any]:
+        return self.run_prepared([item.payload for item in items])
+
+    def finish(self, item: WorkItem, output: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        prepared: Prepared = item.payload
+        color = postprocess(output, self.card, prepared.height, prepared.width, item.dtype)
+        alpha = item.alpha
         if alpha is not None:
+            if alpha.dtype != color.dtype:
+                alpha = convert_depth(alpha, color.dtype)
             alpha = scale_alpha(alpha, self.card.scale)
-            color = np.concatenate([color, alpha[:, :, None].astype(color.dtype)], axis=2)
-        if not pil:
-            if isinstance(original, np.ndarray) and original.ndim == 2 and color.shape[2] == 1:
-                return color[:, :, 0]
-            return color
-        if color.shape[2] == 1:
-            return Image.fromarray(color[:, :, 0])  # uint8 -> "L", uint16 -> "I;16"
-        return Image.fromarray(color)  # 2 -> "LA", 3 -> "RGB", 4 -> "RGBA"
+        return color, alpha
 
 
 _CLASSES: dict[str, type[Model]] = {"translate": Translator}
+
+
+def register_task(task: str, cls: type[Model]) -> None:
+    """Make ``load`` build ``cls`` for models of ``task`` (used by ganedit.upscale)."""
+    _CLASSES[task] = cls
 
 
 def model_for_card(card: ModelCard) -> type[Model]:

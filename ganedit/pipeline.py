@@ -14,18 +14,17 @@ import dataclasses
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from . import imageio
 from ._files import stale_temporaries
 from .errors import GaneditError
-from .model import Model, Translator
-from .processing import Prepared, postprocess, prepare, scale_alpha
+from .model import ImageModel, WorkItem
 from .report import FileResult, Report
 
 __all__ = ["FolderSettings", "Job", "Progress", "plan_jobs", "process_folder"]
@@ -148,48 +147,36 @@ def plan_jobs(
 @dataclasses.dataclass(eq=False)
 class _Decoded:
     job: Job
-    prepared: Prepared
-    dtype: np.dtype
-    alpha: np.ndarray | None
+    item: WorkItem
     exif: bytes | None
     icc_profile: bytes | None
     dpi: tuple[float, float] | None
 
 
-def _decode(job: Job, model: Model) -> _Decoded:
+def _decode(job: Job, model: ImageModel) -> _Decoded:
     image = imageio.decode_image(job.source)
     fmt = imageio.format_for_suffix(job.output.suffix)
     dtype = image.color.dtype if fmt in _SIXTEEN_BIT_FORMATS else np.dtype(np.uint8)
     try:
-        prepared = prepare(image.color, model.card)
+        item = model.begin(image.color, image.alpha, np.dtype(dtype))
     except ValueError as exc:
         raise GaneditError(str(exc)) from exc
-    return _Decoded(
-        job, prepared, np.dtype(dtype), image.alpha, image.exif, image.icc_profile, image.dpi
-    )
+    return _Decoded(job, item, image.exif, image.icc_profile, image.dpi)
 
 
-def _alpha_to(alpha: np.ndarray, dtype: np.dtype, scale: int) -> np.ndarray:
-    if alpha.dtype != dtype:
-        alpha = imageio.from_unit_float(imageio.to_unit_float(alpha), dtype)
-    return scale_alpha(alpha, scale)
-
-
-def _encode(item: _Decoded, output: np.ndarray, model: Model, settings: FolderSettings) -> Path:
-    card = model.card
-    color = postprocess(output, card, item.prepared.height, item.prepared.width, item.dtype)
-    alpha = None if item.alpha is None else _alpha_to(item.alpha, item.dtype, card.scale)
-    item.job.output.parent.mkdir(parents=True, exist_ok=True)
+def _encode(decoded: _Decoded, output: Any, model: ImageModel, settings: FolderSettings) -> Path:
+    color, alpha = model.finish(decoded.item, output)
+    decoded.job.output.parent.mkdir(parents=True, exist_ok=True)
     imageio.encode_image(
-        item.job.output,
+        decoded.job.output,
         color,
         alpha,
-        exif=item.exif,
-        icc_profile=item.icc_profile,
+        exif=decoded.exif,
+        icc_profile=decoded.icc_profile,
         jpeg_quality=settings.jpeg_quality,
-        dpi=item.dpi,
+        dpi=decoded.dpi,
     )
-    return item.job.output
+    return decoded.job.output
 
 
 def _reason(exc: BaseException, source: Path) -> str:
@@ -206,7 +193,7 @@ class _Runner:
 
     def __init__(
         self,
-        model: Model,
+        model: ImageModel,
         settings: FolderSettings,
         report: Report,
         on_result: Callable[[FileResult], None],
@@ -220,7 +207,7 @@ class _Runner:
         self.encode_slots = threading.BoundedSemaphore(depth)
         self.decoded: queue.Queue[tuple[Job, _Decoded | Exception]] = queue.Queue()
         # Groups of decoded images waiting to fill a batch; bounded by max_pending.
-        self.pending: dict[tuple[int, ...], list[_Decoded]] = {}
+        self.pending: dict[Hashable, list[_Decoded]] = {}
         self.max_pending = max(4 * settings.batch_size, settings.batch_size + settings.workers)
 
     def record(self, result: FileResult) -> None:
@@ -260,10 +247,10 @@ class _Runner:
                             FileResult(job.source, None, "failed", _reason(item, job.source))
                         )
                         continue
-                    group = self.pending.setdefault(item.prepared.shape_key, [])
+                    group = self.pending.setdefault(item.item.key, [])
                     group.append(item)
                     if len(group) >= self.settings.batch_size:
-                        self.flush(item.prepared.shape_key, encode_pool)
+                        self.flush(item.item.key, encode_pool)
                     elif sum(len(g) for g in self.pending.values()) > self.max_pending:
                         largest = max(self.pending, key=lambda key: len(self.pending[key]))
                         self.flush(largest, encode_pool)
@@ -282,10 +269,10 @@ class _Runner:
                 raise
             feeder.join()
 
-    def flush(self, key: tuple[int, ...], encode_pool: ThreadPoolExecutor) -> None:
+    def flush(self, key: Hashable, encode_pool: ThreadPoolExecutor) -> None:
         items = self.pending.pop(key)
         try:
-            outputs = self.model.run_prepared([item.prepared for item in items])
+            outputs = self.model.run_items([item.item for item in items])
         except Exception as exc:
             for item in items:
                 reason = f"model failed on this image: {_reason(exc, item.job.source)}"
@@ -318,7 +305,7 @@ def _remove_stale_temporaries(jobs: list[Job]) -> None:
 
 
 def process_folder(
-    model: Model,
+    model: ImageModel,
     inputs: Sequence[str | os.PathLike[str]],
     output_dir: str | os.PathLike[str],
     *,
@@ -351,8 +338,8 @@ def process_folder(
         >>> print(report.summary())
     """
     settings = settings or FolderSettings()
-    if not isinstance(model, Translator):
-        raise GaneditError(f"process_folder cannot run {type(model).__name__} models yet")
+    if not isinstance(model, ImageModel):
+        raise GaneditError(f"process_folder cannot run {type(model).__name__} models")
     jobs, rejected = plan_jobs(inputs, output_dir, recursive=settings.recursive, ext=settings.ext)
     report = Report()
     lock = threading.Lock()

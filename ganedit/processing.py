@@ -12,7 +12,7 @@ import numpy as np
 
 from .card import ModelCard
 
-__all__ = ["Prepared", "pad_amounts", "postprocess", "prepare", "scale_alpha"]
+__all__ = ["Prepared", "convert_depth", "pad_amounts", "postprocess", "prepare", "scale_alpha"]
 
 # ITU-R BT.601 luma weights, as Pillow's "L" conversion uses.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -164,3 +164,15 @@ def scale_alpha(alpha: np.ndarray, scale: int) -> np.ndarray:
     if np.issubdtype(alpha.dtype, np.integer):
         out = np.clip(np.rint(out), 0, np.iinfo(alpha.dtype).max)
     return out.astype(alpha.dtype)
+
+
+def convert_depth(pixels: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
+    """Re-quantise uint8/uint16/float pixels to ``dtype`` with rounding (full scale to full
+    scale; floats are 0..1)."""
+    dtype = np.dtype(dtype)
+    if pixels.dtype == dtype:
+        return pixels
+    unit = np.clip(_unit_float(pixels), 0.0, 1.0)
+    if np.issubdtype(dtype, np.floating):
+        return unit.astype(dtype)
+    return np.rint(unit * np.float32(np.iinfo(dtype).max)).astype(dtype)

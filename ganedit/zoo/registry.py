@@ -73,6 +73,8 @@ class ZooEntry:
         upstream_name: The name the upstream project gives the model, when it differs from
             ``name`` (e.g. ``"sat2map"`` for the entry ``"cyclegan_sat2map"``); defaults to
             ``name``. The family-qualified name is built from it.
+        blend_with: The name of another entry whose weights ``--denoise`` mixes with these
+            (realesr-general-x4v3 with its ``-wdn`` twin), or ``None``.
         arch: The architecture id the weights are expected to have (``"resnet_9blocks"``,
             ``"unet_256"``, ...), a hint for conversion, or ``None`` to detect it from the
             checkpoint alone.
@@ -101,6 +103,7 @@ class ZooEntry:
     norm_stats: Literal["image", "running"] | None = None
     upstream_name: str = ""
     arch: str | None = None
+    blend_with: str | None = None
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -312,8 +315,9 @@ def _plugin_entries(loaded: object) -> list[ZooEntry]:
 def _builtin_entries() -> list[ZooEntry]:
     # Each task's module owns its entries; imported here so a registry can be built empty.
     from .translate_models import translate_entries
+    from .upscale_models import upscale_entries
 
-    providers: list[Callable[[], Iterable[ZooEntry]]] = [translate_entries]
+    providers: list[Callable[[], Iterable[ZooEntry]]] = [translate_entries, upscale_entries]
     return [entry for provider in providers for entry in provider()]
 
 

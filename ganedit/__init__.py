@@ -24,6 +24,7 @@ from .loading import load
 from .model import Model, Translator
 from .pipeline import FolderSettings, process_folder
 from .report import FileResult, Report
+from .upscale import UpscaleOptions, Upscaler
 
 __version__ = "0.1.0"
 
@@ -41,6 +42,8 @@ __all__ = [
     "Report",
     "Translator",
     "UnknownModelError",
+    "UpscaleOptions",
+    "Upscaler",
     "__version__",
     "load",
     "process_folder",

@@ -143,17 +143,102 @@ def _ext(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str
     return ext.lower()
 
 
+def _folder_options(func: Any) -> Any:
+    """The options every folder command (translate, upscale) shares."""
+    options = [
+        click.argument("model"),
+        click.argument(
+            "inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
+        ),
+        click.option(
+            "-o",
+            "--output",
+            required=True,
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Folder for the results; inputs keep their relative paths under it.",
+        ),
+        click.option("-r", "--recursive", is_flag=True, help="Descend into subfolders."),
+        click.option(
+            "--overwrite", is_flag=True, help="Redo outputs that exist (default: skip them)."
+        ),
+        click.option(
+            "--ext", callback=_ext, help="Output format by suffix, e.g. png (default: input's)."
+        ),
+        click.option(
+            "--device",
+            type=click.Choice(["auto", "cpu", "cuda"]),
+            default="auto",
+            show_default=True,
+            help="Where the model runs.",
+        ),
+        click.option(
+            "--workers",
+            default=2,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="Decode and encode threads (each).",
+        ),
+        click.option(
+            "--threads",
+            type=click.IntRange(min=1),
+            default=None,
+            help="CPU threads for the network (default: all cores).",
+        ),
+        click.option(
+            "--jpeg-quality",
+            default=95,
+            show_default=True,
+            type=click.IntRange(1, 100),
+            help="Quality of JPEG and WebP outputs.",
+        ),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary."),
+        click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run_folder(
+    loaded: Any, inputs: tuple[Path, ...], output: Path, settings: Any, quiet: bool, as_json: bool
+) -> NoReturn:
+    from .pipeline import process_folder
+
+    progress = _ClickProgress(f"{loaded.card.name}", enabled=not quiet)
+    try:
+        report = process_folder(loaded, inputs, output, settings=settings, progress=progress)
+    except GaneditError as exc:
+        progress.close()
+        _fail(exc)
+    progress.close()
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    if not quiet:
+        click.echo(report.summary(), err=True)
+    elif report.failed:
+        for failure in report.failed:
+            click.echo(f"failed: {failure.source}: {failure.reason}", err=True)
+    sys.exit(report.exit_code)
+
+
+def _load(model: str, *, quiet: bool, **options: Any) -> Any:
+    from .loading import load
+
+    _log_to_stderr(quiet)
+    try:
+        return load(model, progress=_download_bar(not quiet), **options)
+    except (GaneditError, ImportError, ValueError) as exc:
+        _fail(exc)
+
+
+def _require_task(loaded: Any, model: str, task: str) -> None:
+    if loaded.card.task != task:
+        other = loaded.card.task
+        _fail(GaneditError(f"{model} is a {other} model, not {task}: use `ganedit {other}`"))
+
+
 @main.command(context_settings=CONTEXT)
-@click.argument("model")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the results; inputs keep their relative paths under it.",
-)
-@click.option("-r", "--recursive", is_flag=True, help="Descend into subfolders.")
+@_folder_options
 @click.option(
     "--batch-size",
     default=1,
@@ -161,38 +246,7 @@ def _ext(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str
     type=click.IntRange(min=1),
     help="Images of equal padded size run through the network together.",
 )
-@click.option("--overwrite", is_flag=True, help="Redo outputs that exist (default: skip them).")
-@click.option("--ext", callback=_ext, help="Output format by suffix, e.g. png (default: input's).")
-@click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
-    show_default=True,
-    help="Where the model runs.",
-)
 @_norm_stats_option
-@click.option(
-    "--workers",
-    default=2,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Decode and encode threads (each).",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=None,
-    help="CPU threads for the network (default: all cores).",
-)
-@click.option(
-    "--jpeg-quality",
-    default=95,
-    show_default=True,
-    type=click.IntRange(1, 100),
-    help="Quality of JPEG and WebP outputs.",
-)
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def translate(
     model: str,
     inputs: tuple[Path, ...],
@@ -215,8 +269,7 @@ def translate(
 
         ganedit translate horse2zebra ./photos -o out/
     """
-    from .loading import load
-    from .pipeline import FolderSettings, process_folder
+    from .pipeline import FolderSettings
 
     settings = FolderSettings(
         recursive=recursive,
@@ -226,32 +279,107 @@ def translate(
         workers=workers,
         jpeg_quality=jpeg_quality,
     )
-    _log_to_stderr(quiet)
-    try:
-        loaded = load(
-            model,
-            device=device,  # type: ignore[arg-type]
-            norm_stats=norm_stats,  # type: ignore[arg-type]
-            threads=threads,
-            progress=_download_bar(not quiet),
+    loaded = _load(model, quiet=quiet, device=device, norm_stats=norm_stats, threads=threads)
+    if loaded.card.task != "translate":
+        _fail(
+            GaneditError(f"{model} is a {loaded.card.task} model: use `ganedit {loaded.card.task}`")
         )
-    except (GaneditError, ImportError) as exc:
-        _fail(exc)
-    progress = _ClickProgress(f"{loaded.card.name}", enabled=not quiet)
+    _run_folder(loaded, inputs, output, settings, quiet, as_json)
+
+
+@main.command(context_settings=CONTEXT)
+@_folder_options
+@click.option(
+    "--outscale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Final size factor (default: the model's scale); any value, resized in float.",
+)
+@click.option(
+    "--tile",
+    type=click.IntRange(min=0),
+    default=512,
+    show_default=True,
+    help="Largest tile side in input pixels (0: whole images). Tiles overlap and are blended.",
+)
+@click.option(
+    "--tile-overlap",
+    type=click.IntRange(min=0),
+    default=16,
+    show_default=True,
+    help="Input pixels shared by neighbouring tiles.",
+)
+@click.option(
+    "--tile-batch",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Tiles per network call.",
+)
+@click.option(
+    "--alpha-mode",
+    type=click.Choice(["resize", "network"]),
+    default="resize",
+    show_default=True,
+    help="Upscale alpha with a high-quality resize, or with the model.",
+)
+@click.option(
+    "--denoise",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="realesr-general-x4v3 only: 1 = its own denoising, 0 = keep grain (the -wdn model).",
+)
+def upscale(
+    model: str,
+    inputs: tuple[Path, ...],
+    output: Path,
+    recursive: bool,
+    overwrite: bool,
+    ext: str | None,
+    device: str,
+    workers: int,
+    threads: int | None,
+    jpeg_quality: int,
+    quiet: bool,
+    as_json: bool,
+    outscale: float | None,
+    tile: int,
+    tile_overlap: int,
+    tile_batch: int,
+    alpha_mode: str,
+    denoise: float | None,
+) -> None:
+    """Upscale images with MODEL (realesrgan-x4plus, an .onnx or an ESRGAN-family checkpoint).
+
+    Example:
+
+        ganedit upscale realesrgan-x4plus ./scans -o big/ --tile 512 --outscale 3
+    """
+    from .pipeline import FolderSettings
+
+    settings = FolderSettings(
+        recursive=recursive,
+        overwrite=overwrite,
+        ext=ext,
+        workers=workers,
+        jpeg_quality=jpeg_quality,
+    )
+    loaded = _load(model, quiet=quiet, device=device, threads=threads, denoise=denoise)
+    if loaded.card.task != "upscale":
+        _fail(
+            GaneditError(f"{model} is a {loaded.card.task} model: use `ganedit {loaded.card.task}`")
+        )
     try:
-        report = process_folder(loaded, inputs, output, settings=settings, progress=progress)
-    except GaneditError as exc:
-        progress.close()
-        _fail(exc)
-    progress.close()
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    if not quiet:
-        click.echo(report.summary(), err=True)
-    elif report.failed:
-        for failure in report.failed:
-            click.echo(f"failed: {failure.source}: {failure.reason}", err=True)
-    sys.exit(report.exit_code)
+        loaded = loaded.with_options(
+            outscale=outscale,
+            tile=tile,
+            tile_overlap=tile_overlap,
+            tile_batch=tile_batch,
+            alpha_mode=alpha_mode,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    _run_folder(loaded, inputs, output, settings, quiet, as_json)
 
 
 @main.group(context_settings=CONTEXT)

@@ -7,11 +7,14 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import GaneditError
 from .model import Model, model_for_card
 from .session import Device, create_session, read_card
+
+if TYPE_CHECKING:
+    from .zoo import ModelCache, ZooEntry
 
 __all__ = ["CHECKPOINT_SUFFIXES", "convert_checkpoint", "load", "resolve_model_file"]
 
@@ -61,10 +64,31 @@ def convert_checkpoint(
     return out
 
 
+def _fetch(cache: ModelCache, entry: ZooEntry, progress: Any) -> Path:
+    if not cache.is_cached(entry):
+        log.info("downloading %s from %s", entry.name, entry.url)
+    return cache.fetch(entry, progress=progress)
+
+
+def _blend(weights: Path, twin: Path, weight: float, out: Path) -> Path:
+    """``weight × weights + (1 − weight) × twin`` saved as a checkpoint (upstream's "dni")."""
+    _require_export()
+    import torch
+
+    from ganedit.archs import blend_state_dicts, read_state_dict
+
+    log.info("mixing %s and %s at %.2f : %.2f", weights.name, twin.name, weight, 1 - weight)
+    blended = blend_state_dicts(read_state_dict(weights), read_state_dict(twin), weight)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(blended, out)
+    return out
+
+
 def resolve_model_file(
     name_or_path: str | os.PathLike[str],
     *,
     norm_stats: NormStats = "image",
+    denoise: float | None = None,
     home: Path | None = None,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> Path:
@@ -73,13 +97,16 @@ def resolve_model_file(
     - an ``.onnx`` path is used as it is;
     - a checkpoint path (``.pth``, ``.pt``, ``.safetensors``…) is converted once and cached in
       ``$GANEDIT_HOME/converted/`` under its content hash;
-    - anything else is looked up in the zoo, downloaded into the cache and converted once.
+    - anything else is looked up in the zoo, downloaded into the cache and converted once;
+      ``denoise`` (0..1) blends a model with its no-denoise twin first (realesr-general-x4v3).
 
     Raises:
         UnknownModelError: Not a file and not a zoo name.
     """
     from .zoo import ModelCache, default_registry
 
+    if denoise is not None and not 0.0 <= denoise <= 1.0:
+        raise ValueError(f"denoise must be in [0, 1], got {denoise}")
     cache = ModelCache(home) if home is not None else ModelCache()
     path = Path(name_or_path)
     if path.is_file():
@@ -101,13 +128,23 @@ def resolve_model_file(
         return out
     if path.suffix.lower() in CHECKPOINT_SUFFIXES | {".onnx"} or os.sep in str(name_or_path):
         raise GaneditError(f"model file {path} does not exist")
-    entry = default_registry().get(str(name_or_path))
+    registry = default_registry()
+    entry = registry.get(str(name_or_path))
     variant = "" if norm_stats == "image" else f".{norm_stats}"
+    if denoise is not None and denoise != 1.0:
+        if entry.blend_with is None:
+            raise GaneditError(
+                f"--denoise applies to models with a no-denoise twin "
+                f"({', '.join(e.name for e in registry.entries() if e.blend_with)}), "
+                f"not to {entry.name}"
+            )
+        variant += f".denoise{round(denoise * 100):03d}"
     out = cache.onnx_path(entry, variant=variant)
     if not out.exists():
-        if not cache.is_cached(entry):
-            log.info("downloading %s from %s", entry.name, entry.url)
-        weights = cache.fetch(entry, progress=progress)
+        weights = _fetch(cache, entry, progress)
+        if ".denoise" in variant:
+            twin = _fetch(cache, registry.get(entry.blend_with or ""), progress)
+            weights = _blend(weights, twin, float(denoise or 0.0), out.with_suffix(".blend.pth"))
         convert_checkpoint(
             weights,
             out,
@@ -127,6 +164,7 @@ def load(
     norm_stats: NormStats = "image",
     threads: int | None = None,
     progress: Callable[[int, int | None], None] | None = None,
+    denoise: float | None = None,
 ) -> Model:
     """Load a model by zoo name or path.
 
@@ -142,6 +180,8 @@ def load(
         threads: CPU threads for onnxruntime (default: all cores).
         progress: Called as ``progress(bytes_done, total_or_None)`` while a zoo model's
             weights download (first use only).
+        denoise: For realesr-general-x4v3: 1 is the model's own denoising, 0 its no-denoise
+            twin, values between mix the weights (upstream's ``--denoise_strength``).
 
     Returns:
         A :class:`~ganedit.Translator` (for translation models).
@@ -157,7 +197,9 @@ def load(
     """
     if norm_stats not in ("image", "running"):
         raise ValueError(f"norm_stats must be 'image' or 'running', got {norm_stats!r}")
-    path = resolve_model_file(name_or_path, norm_stats=norm_stats, progress=progress)
+    path = resolve_model_file(
+        name_or_path, norm_stats=norm_stats, progress=progress, denoise=denoise
+    )
     session = create_session(path, device=device, providers=providers, threads=threads)
     card = read_card(session, path)
     return model_for_card(card)(session, card, path)

@@ -368,7 +368,12 @@ class TestErrors:
 class TestRegistry:
     def test_default_holds_both_generators(self):
         registry = default_registry()
-        assert [entry.id for entry in registry] == ["cyclegan_resnet", "pix2pix_unet"]
+        assert [entry.id for entry in registry] == [
+            "cyclegan_resnet",
+            "pix2pix_unet",
+            "esrgan_rrdbnet",
+            "realesrgan_srvgg",
+        ]
         assert "pix2pix_unet" in registry
         assert registry.get("cyclegan_resnet") is RESNET_ENTRY
 

@@ -1,4 +1,5 @@
-"""The reference CycleGAN/pix2pix networks in PyTorch, and the loader of their checkpoints.
+"""The reference generator networks in PyTorch (CycleGAN/pix2pix, ESRGAN/Real-ESRGAN), and the
+loader of their checkpoints.
 
 Importing this package imports torch; ``import ganedit`` does not import it. Used by training,
 export and the ``.pth``/``.safetensors`` import path.
@@ -19,6 +20,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         'ganedit.archs needs PyTorch; install it with: pip install "ganedit[train]"'
     ) from exc
 
+from .blend import blend_state_dicts
 from .checkpoint import (
     CHECKPOINT_SUFFIXES,
     LoadedGenerator,
@@ -32,11 +34,17 @@ from .generators import build_generator, default_registry
 from .norm import ImageStatsBatchNorm2d, make_norm, use_image_statistics
 from .registry import ArchEntry, ArchRegistry, BuiltArch, StateDict
 from .resnet import ResnetBlock, ResnetGenerator
+from .rrdb import RRDB, ResidualDenseBlock, RRDBNet, pixel_unshuffle
 from .spec import ArchSpec, Family, ModelSpec, NormType, PaddingType
+from .sr_detect import convert_rrdbnet_keys, rrdbnet_spec, srvgg_spec
+from .sr_spec import ActType, RRDBNetSpec, SRVGGSpec
+from .srvgg import SRVGGNetCompact
 from .unet import UnetGenerator, UnetSkipConnectionBlock
 
 __all__ = [
     "CHECKPOINT_SUFFIXES",
+    "RRDB",
+    "ActType",
     "ArchEntry",
     "ArchRegistry",
     "ArchSpec",
@@ -49,17 +57,27 @@ __all__ = [
     "NormType",
     "PaddingType",
     "PixelDiscriminator",
+    "RRDBNet",
+    "RRDBNetSpec",
+    "ResidualDenseBlock",
     "ResnetBlock",
     "ResnetGenerator",
+    "SRVGGNetCompact",
+    "SRVGGSpec",
     "StateDict",
     "UnetGenerator",
     "UnetSkipConnectionBlock",
+    "blend_state_dicts",
     "build_generator",
+    "convert_rrdbnet_keys",
     "default_registry",
     "detect_generator",
     "fit_norm_buffers",
     "load_generator",
     "make_norm",
+    "pixel_unshuffle",
     "read_state_dict",
+    "rrdbnet_spec",
+    "srvgg_spec",
     "use_image_statistics",
 ]

@@ -257,6 +257,8 @@ def _build(
     if entry is None:
         raise _no_match(source, state_dict, registry)
     try:
+        if entry.convert is not None:
+            state_dict = entry.convert(state_dict)
         return source, state_dict, entry.build(state_dict)
     except CheckpointError as exc:
         raise CheckpointError(f"{source}: {exc}") from exc

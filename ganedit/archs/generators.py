@@ -262,5 +262,8 @@ UNET_ENTRY = ArchEntry(
 
 
 def default_registry() -> ArchRegistry:
-    """A new registry holding the ResNet and U-Net generators, in that order."""
-    return ArchRegistry((RESNET_ENTRY, UNET_ENTRY))
+    """A new registry holding, in order, the ResNet and U-Net generators, then the
+    super-resolution ones (ESRGAN RRDBNet in every key layout, Real-ESRGAN SRVGGNetCompact)."""
+    from .sr_detect import RRDBNET_ENTRY, SRVGG_ENTRY
+
+    return ArchRegistry((RESNET_ENTRY, UNET_ENTRY, RRDBNET_ENTRY, SRVGG_ENTRY))

@@ -41,12 +41,17 @@ class ArchEntry:
         build: Reads the hyperparameters from a detected state dict and returns the unloaded
             module with its spec. Raises :class:`~ganedit.errors.CheckpointError` when the
             shapes are inconsistent.
+        convert: Renames a detected state dict's keys to the module's (for checkpoints saved
+            with an older layout of the same network), or ``None`` when they already match. The
+            loader applies it before ``build`` and before loading the weights. Raises
+            :class:`~ganedit.errors.CheckpointError` on a layout it cannot convert.
     """
 
     id: str
     description: str
     detect: Callable[[StateDict], bool]
     build: Callable[[StateDict], BuiltArch]
+    convert: Callable[[StateDict], dict[str, torch.Tensor]] | None = None
 
 
 class ArchRegistry:

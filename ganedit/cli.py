@@ -112,7 +112,8 @@ class _LazyGroup(click.Group):
             module = importlib.import_module(module_name)
         except ImportError as exc:
             raise click.ClickException(
-                f"'ganedit {self.name}' needs PyTorch: pip install 'ganedit[train]' ({exc})"
+                f"'ganedit {self.name}' could not be loaded ({exc}); it needs the train extra: "
+                "pip install 'ganedit[train]'"
             ) from exc
         return getattr(module, attr)
 

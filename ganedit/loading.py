@@ -102,6 +102,7 @@ def resolve_model_file(
 
     Raises:
         UnknownModelError: Not a file and not a zoo name.
+        GaneditError: ``denoise`` (other than 1) for a file or a model without a twin.
     """
     from .zoo import ModelCache, default_registry
 
@@ -109,7 +110,14 @@ def resolve_model_file(
         raise ValueError(f"denoise must be in [0, 1], got {denoise}")
     cache = ModelCache(home) if home is not None else ModelCache()
     path = Path(name_or_path)
+    blending = denoise is not None and denoise != 1.0
     if path.is_file():
+        if blending:
+            raise GaneditError(
+                f"--denoise applies to zoo models with a no-denoise twin "
+                f"({', '.join(e.name for e in default_registry().entries() if e.blend_with)}), "
+                f"not to the file {path}"
+            )
         suffix = path.suffix.lower()
         if suffix == ".onnx":
             return path
@@ -131,28 +139,34 @@ def resolve_model_file(
     registry = default_registry()
     entry = registry.get(str(name_or_path))
     variant = "" if norm_stats == "image" else f".{norm_stats}"
-    if denoise is not None and denoise != 1.0:
+    if blending:
         if entry.blend_with is None:
             raise GaneditError(
                 f"--denoise applies to models with a no-denoise twin "
                 f"({', '.join(e.name for e in registry.entries() if e.blend_with)}), "
                 f"not to {entry.name}"
             )
-        variant += f".denoise{round(denoise * 100):03d}"
+        # Six significant digits: close strengths (0.3, 0.304) must not share a cached blend.
+        variant += f".denoise{denoise:.6g}"
     out = cache.onnx_path(entry, variant=variant)
     if not out.exists():
         weights = _fetch(cache, entry, progress)
+        blended = None
         if ".denoise" in variant:
             twin = _fetch(cache, registry.get(entry.blend_with or ""), progress)
-            weights = _blend(weights, twin, float(denoise or 0.0), out.with_suffix(".blend.pth"))
-        convert_checkpoint(
-            weights,
-            out,
-            name=entry.name,
-            source=entry.url,
-            license=entry.license,
-            norm_stats=norm_stats,
-        )
+            blended = _blend(weights, twin, float(denoise or 0.0), out.with_suffix(".blend.pth"))
+        try:
+            convert_checkpoint(
+                blended or weights,
+                out,
+                name=entry.name,
+                source=entry.url,
+                license=entry.license,
+                norm_stats=norm_stats,
+            )
+        finally:
+            if blended is not None:  # the ONNX file is what is kept
+                blended.unlink(missing_ok=True)
     return out
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from .model import ImageLike, ImageModel, WorkItem, register_task
 from .processing import convert_depth
 from .resize import outscale_size, resize_float, upscale_with_alpha
-from .tiling import looks_like_oom, run_tiled_adaptive
+from .tiling import looks_like_oom, min_tile_size, run_tiled_adaptive
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -68,10 +68,10 @@ class UpscaleOptions:
                 "tile and tile_overlap must be >= 0 and tile_batch >= 1, got "
                 f"{self.tile}, {self.tile_overlap}, {self.tile_batch}"
             )
-        if self.tile and self.tile < 2 * self.tile_overlap + 1:
+        if self.tile and self.tile < min_tile_size(self.tile_overlap):
             raise ValueError(
                 f"tile {self.tile} is too small for overlap {self.tile_overlap}: "
-                f"use at least {2 * self.tile_overlap + 8}"
+                f"use at least {min_tile_size(self.tile_overlap)}"
             )
         if self.alpha_mode not in ("resize", "network"):
             raise ValueError(f"alpha_mode must be 'resize' or 'network', got {self.alpha_mode!r}")
@@ -205,12 +205,14 @@ class Upscaler(ImageModel):
         pad_h, pad_w = max(card.min_size - height, 0), max(card.min_size - width, 0)
         if pad_h or pad_w:
             chw = np.pad(chw, ((0, 0), (0, pad_h), (0, pad_w)), mode="edge")
-        tile = opts.tile or max(chw.shape[1:])
+        m = card.size_multiple
+        # tile 0: the whole image as one tile (its side rounded up to the size multiple).
+        tile = opts.tile or -(-max(chw.shape[1:]) // m) * m
         out, _tile_used = run_tiled_adaptive(
             self.run_batch,
             chw.astype(np.float32, copy=False),
             scale=card.scale,
-            tile=max(tile, 2 * opts.tile_overlap + card.size_multiple),
+            tile=max(tile, min_tile_size(opts.tile_overlap, card.size_multiple)),
             overlap=opts.tile_overlap,
             multiple=card.size_multiple,
             batch_size=opts.tile_batch,

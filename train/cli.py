@@ -22,6 +22,8 @@ from .config import (
     OptimOptions,
     Pix2PixLoss,
     RunOptions,
+    SRLoss,
+    SRNetworkOptions,
     TrainConfig,
 )
 
@@ -34,9 +36,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _common_options(recipe: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    d = DEFAULTS[recipe]
-    options = [
+def _run_head_options() -> list[Callable[..., Any]]:
+    return [
         click.option(
             "--data",
             type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -52,6 +53,83 @@ def _common_options(recipe: str) -> Callable[[Callable[..., Any]], Callable[...,
             type=click.Path(exists=True, file_okay=False, path_type=Path),
             help="Continue the run in this directory from its latest checkpoint.",
         ),
+        click.option(
+            "--max-steps",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Stop after this many steps in total (quick runs).",
+        ),
+    ]
+
+
+def _run_tail_options() -> list[Callable[..., Any]]:
+    return [
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option(
+            "--save-every",
+            type=click.IntRange(min=1),
+            default=1000,
+            show_default=True,
+            help="Checkpoint every N steps (and at the end).",
+        ),
+        click.option(
+            "--sample-every",
+            type=click.IntRange(min=1),
+            default=500,
+            show_default=True,
+            help="Sample grid every N steps.",
+        ),
+        click.option("--log-every", type=click.IntRange(min=1), default=50, show_default=True),
+        click.option(
+            "--keep",
+            type=click.IntRange(min=0),
+            default=3,
+            show_default=True,
+            help="Checkpoints to keep (0: all).",
+        ),
+        click.option(
+            "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
+        ),
+        click.option(
+            "--deterministic",
+            is_flag=True,
+            help="Deterministic algorithms (bitwise reproducible on the CPU).",
+        ),
+        click.option("--amp", is_flag=True, help="float16 mixed precision (CUDA only)."),
+    ]
+
+
+def _run_options(o: dict[str, Any]) -> RunOptions:
+    out = o["resume"] if o["resume"] is not None else o["out"]
+    return RunOptions(
+        out=str(out),
+        max_steps=o["max_steps"],
+        save_every=o["save_every"],
+        sample_every=o["sample_every"],
+        log_every=o["log_every"],
+        keep=o["keep"],
+        seed=o["seed"],
+        device=o["device"],
+        deterministic=o["deterministic"],
+        amp=o["amp"],
+    )
+
+
+def _decorate(
+    options: list[Callable[..., Any]],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _common_options(recipe: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    d = DEFAULTS[recipe]
+    options = [
+        *_run_head_options(),
         click.option(
             "--mode",
             type=click.Choice(["auto", "unaligned", "aligned", "paired"]),
@@ -75,12 +153,6 @@ def _common_options(recipe: str) -> Callable[[Callable[..., Any]], Callable[...,
             default=100,
             show_default=True,
             help="Epochs of linear decay to zero.",
-        ),
-        click.option(
-            "--max-steps",
-            type=click.IntRange(min=1),
-            default=None,
-            help="Stop after this many steps in total (quick runs).",
         ),
         click.option(
             "--net-g",
@@ -158,53 +230,16 @@ def _common_options(recipe: str) -> Callable[[Callable[..., Any]], Callable[...,
             default="normal",
             show_default=True,
         ),
-        click.option("--seed", type=int, default=0, show_default=True),
-        click.option(
-            "--save-every",
-            type=click.IntRange(min=1),
-            default=1000,
-            show_default=True,
-            help="Checkpoint every N steps (and at the end).",
-        ),
-        click.option(
-            "--sample-every",
-            type=click.IntRange(min=1),
-            default=500,
-            show_default=True,
-            help="Sample grid every N steps.",
-        ),
-        click.option("--log-every", type=click.IntRange(min=1), default=50, show_default=True),
-        click.option(
-            "--keep",
-            type=click.IntRange(min=0),
-            default=3,
-            show_default=True,
-            help="Checkpoints to keep (0: all).",
-        ),
-        click.option(
-            "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
-        ),
-        click.option(
-            "--deterministic",
-            is_flag=True,
-            help="Deterministic algorithms (bitwise reproducible on the CPU).",
-        ),
-        click.option("--amp", is_flag=True, help="float16 mixed precision (CUDA only)."),
+        *_run_tail_options(),
     ]
 
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        for option in reversed(options):
-            func = option(func)
-        return func
-
-    return decorate
+    return _decorate(options)
 
 
 def _config(recipe: str, loss: CycleGANLoss | Pix2PixLoss, o: dict[str, Any]) -> TrainConfig:
     if o["resume"] is None and (o["data"] is None or o["out"] is None):
         raise click.UsageError("--data and --out are required (or --resume RUN_DIR)")
     net_g = o["net_g"] if o["n_blocks"] is None else f"resnet_{o['n_blocks']}blocks"
-    out = o["resume"] if o["resume"] is not None else o["out"]
     return TrainConfig(
         recipe=recipe,  # type: ignore[arg-type]
         data=DataOptions(
@@ -238,18 +273,7 @@ def _config(recipe: str, loss: CycleGANLoss | Pix2PixLoss, o: dict[str, Any]) ->
             lr_policy=o["lr_policy"],
         ),
         loss=loss,
-        run=RunOptions(
-            out=str(out),
-            max_steps=o["max_steps"],
-            save_every=o["save_every"],
-            sample_every=o["sample_every"],
-            log_every=o["log_every"],
-            keep=o["keep"],
-            seed=o["seed"],
-            device=o["device"],
-            deterministic=o["deterministic"],
-            amp=o["amp"],
-        ),
+        run=_run_options(o),
     )
 
 
@@ -350,6 +374,137 @@ def pix2pix(**o: Any) -> None:
 
 
 __all__ = ["data_group", "train_group"]
+
+
+@train_group.command("sr", context_settings=CONTEXT)
+@_decorate(
+    [
+        *_run_head_options(),
+        click.option(
+            "--stage",
+            type=click.Choice(["psnr", "gan"]),
+            default="psnr",
+            show_default=True,
+            help="psnr: L1 only (RealESRNet); gan: + perceptual + GAN (RealESRGAN).",
+        ),
+        click.option(
+            "--init-from",
+            type=click.Path(exists=True, path_type=Path),
+            default=None,
+            help="Start the generator from a run directory or checkpoint (gan stage: "
+            "the psnr run).",
+        ),
+        click.option(
+            "--arch", type=click.Choice(["rrdb", "srvgg"]), default="rrdb", show_default=True
+        ),
+        click.option("--scale", type=click.IntRange(min=1), default=4, show_default=True),
+        click.option("--num-feat", type=click.IntRange(min=1), default=64, show_default=True),
+        click.option(
+            "--num-block",
+            type=click.IntRange(min=1),
+            default=23,
+            show_default=True,
+            help="RRDB blocks.",
+        ),
+        click.option("--num-grow-ch", type=click.IntRange(min=1), default=32, show_default=True),
+        click.option(
+            "--num-conv",
+            type=click.IntRange(min=1),
+            default=32,
+            show_default=True,
+            help="SRVGG convolutions.",
+        ),
+        click.option("--d-num-feat", type=click.IntRange(min=1), default=64, show_default=True),
+        click.option(
+            "--degradation",
+            type=click.Choice(["realesrgan", "bicubic"]),
+            default="realesrgan",
+            show_default=True,
+            help="How low-resolution inputs are made from the high-resolution crops.",
+        ),
+        click.option(
+            "--crop-size",
+            type=click.IntRange(min=1),
+            default=256,
+            show_default=True,
+            help="High-resolution crop side (a multiple of --scale).",
+        ),
+        click.option("--no-flip", is_flag=True),
+        click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True),
+        click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True),
+        click.option("--max-size", type=click.IntRange(min=1), default=None),
+        click.option(
+            "--epochs",
+            type=click.IntRange(min=1),
+            default=1000,
+            show_default=True,
+            help="Passes over the images (constant learning rate; use --max-steps).",
+        ),
+        click.option(
+            "--lr",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="Learning rate (default 2e-4 psnr, 1e-4 gan, as Real-ESRGAN).",
+        ),
+        click.option("--l1-weight", type=float, default=1.0, show_default=True),
+        click.option("--perceptual-weight", type=float, default=1.0, show_default=True),
+        click.option("--gan-weight", type=float, default=0.1, show_default=True),
+        click.option("--ema-decay", type=click.FloatRange(0, 1), default=0.999, show_default=True),
+        click.option("--no-usm", is_flag=True, help="Do not sharpen the L1/perceptual target."),
+        click.option(
+            "--vgg-weights",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="Local VGG19 ImageNet weights (vgg19-dcbb9e9d.pth).",
+        ),
+        *_run_tail_options(),
+    ]
+)
+def sr(**o: Any) -> None:
+    """Super-resolution (ESRGAN / Real-ESRGAN recipe) on a folder of high-resolution images.
+
+    Example: ganedit train sr --data photos/ --out runs/sr --arch srvgg --scale 4
+    """
+    if o["resume"] is None and (o["data"] is None or o["out"] is None):
+        raise click.UsageError("--data and --out are required (or --resume RUN_DIR)")
+    if o["crop_size"] % o["scale"]:
+        raise click.BadParameter("--crop-size must be a multiple of --scale")
+    lr = o["lr"] if o["lr"] is not None else (2e-4 if o["stage"] == "psnr" else 1e-4)
+    config = TrainConfig(
+        recipe="sr",
+        data=DataOptions(
+            root=str(o["data"]) if o["data"] is not None else "",
+            crop_size=o["crop_size"],
+            load_size=o["crop_size"],
+            no_flip=o["no_flip"],
+            batch_size=o["batch_size"],
+            workers=o["workers"],
+            max_size=o["max_size"],
+        ),
+        net=SRNetworkOptions(
+            arch=o["arch"],
+            scale=o["scale"],
+            num_feat=o["num_feat"],
+            num_block=o["num_block"],
+            num_grow_ch=o["num_grow_ch"],
+            num_conv=o["num_conv"],
+            d_num_feat=o["d_num_feat"],
+        ),
+        optim=OptimOptions(lr=lr, beta1=0.9, beta2=0.99, epochs=o["epochs"], epochs_decay=0),
+        loss=SRLoss(
+            stage=o["stage"],
+            degradation=o["degradation"],
+            l1_weight=o["l1_weight"],
+            perceptual_weight=o["perceptual_weight"],
+            gan_weight=o["gan_weight"],
+            ema_decay=o["ema_decay"],
+            usm_gt=not o["no_usm"],
+            vgg_weights=o["vgg_weights"],
+            init_from=str(o["init_from"]) if o["init_from"] else None,
+        ),
+        run=_run_options(o),
+    )
+    _run(config, resume=o["resume"] is not None)
 
 
 @click.group(context_settings=CONTEXT)

@@ -18,6 +18,8 @@ __all__ = [
     "OptimOptions",
     "Pix2PixLoss",
     "RunOptions",
+    "SRLoss",
+    "SRNetworkOptions",
     "TrainConfig",
 ]
 
@@ -146,6 +148,57 @@ class Pix2PixLoss:
 
 
 @dataclasses.dataclass(frozen=True)
+class SRNetworkOptions:
+    """Super-resolution generator and discriminator.
+
+    Attributes:
+        arch: ``rrdb`` (RRDBNet, ESRGAN/Real-ESRGAN) or ``srvgg`` (SRVGGNetCompact).
+        scale: Upscaling factor (RRDBNet: 1, 2, 4 or 8; SRVGG: any).
+        num_feat: Generator features (64 in the reference).
+        num_block: RRDB blocks (23 in RealESRGAN_x4plus).
+        num_grow_ch: RRDB growth channels (32).
+        num_conv: SRVGG convolutions (32 for realesr-general-x4v3, 16 for animevideov3).
+        d_num_feat: U-Net discriminator features (64).
+    """
+
+    arch: Literal["rrdb", "srvgg"] = "rrdb"
+    scale: int = 4
+    num_feat: int = 64
+    num_block: int = 23
+    num_grow_ch: int = 32
+    num_conv: int = 32
+    d_num_feat: int = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class SRLoss:
+    """The Real-ESRGAN objective, in two stages.
+
+    Attributes:
+        stage: ``psnr`` (L1 only: RealESRNet) or ``gan`` (L1 + perceptual + GAN: RealESRGAN).
+        degradation: ``realesrgan`` (second-order blur/resize/noise/JPEG) or ``bicubic``.
+        l1_weight: Pixel L1 weight.
+        perceptual_weight: VGG19 perceptual loss weight (``gan`` stage).
+        gan_weight: Vanilla GAN loss weight (``gan`` stage).
+        ema_decay: Decay of the generator's exponential moving average (what is exported).
+        usm_gt: Sharpen the target for the L1 and perceptual losses (Real-ESRGAN does).
+        vgg_weights: A local VGG19 ImageNet weights file (torchvision's vgg19-dcbb9e9d.pth).
+        init_from: Generator weights to start from (a run directory or a checkpoint file);
+            the ``gan`` stage starts from a ``psnr`` run.
+    """
+
+    stage: Literal["psnr", "gan"] = "psnr"
+    degradation: Literal["realesrgan", "bicubic"] = "realesrgan"
+    l1_weight: float = 1.0
+    perceptual_weight: float = 1.0
+    gan_weight: float = 0.1
+    ema_decay: float = 0.999
+    usm_gt: bool = True
+    vgg_weights: str | None = None
+    init_from: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class RunOptions:
     """How the run is carried out and recorded.
 
@@ -178,11 +231,11 @@ class RunOptions:
 class TrainConfig:
     """Everything a run needs, as written to ``RUN/config.json``."""
 
-    recipe: Literal["cyclegan", "pix2pix"]
+    recipe: Literal["cyclegan", "pix2pix", "sr"]
     data: DataOptions
-    net: NetworkOptions
+    net: NetworkOptions | SRNetworkOptions
     optim: OptimOptions
-    loss: CycleGANLoss | Pix2PixLoss
+    loss: CycleGANLoss | Pix2PixLoss | SRLoss
     run: RunOptions
 
     def to_dict(self) -> dict[str, Any]:
@@ -197,11 +250,13 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        loss_type = CycleGANLoss if data["recipe"] == "cyclegan" else Pix2PixLoss
+        recipe = data["recipe"]
+        loss_type = {"cyclegan": CycleGANLoss, "pix2pix": Pix2PixLoss, "sr": SRLoss}[recipe]
+        net_type = SRNetworkOptions if recipe == "sr" else NetworkOptions
         return cls(
-            recipe=data["recipe"],
+            recipe=recipe,
             data=DataOptions(**data["data"]),
-            net=NetworkOptions(**data["net"]),
+            net=net_type(**data["net"]),
             optim=OptimOptions(**data["optim"]),
             loss=loss_type(**data["loss"]),
             run=RunOptions(**data["run"]),

@@ -24,16 +24,17 @@ from ganedit.errors import GaneditError
 from .checkpoint import Progress, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .cyclegan import CycleGAN
-from .data import EpochSampler, PreprocessConfig, make_dataset
+from .data import EpochSampler
 from .distributed import DistInfo, init_distributed, shutdown_distributed, wrap_for_ddp
 from .pix2pix import Pix2Pix
 from .recipe import Precision, Recipe
 from .samples import save_sample_grid
 from .schedule import make_scheduler
+from .sr import SuperResolution
 
 __all__ = ["StepCallback", "resolve_device", "train"]
 
-RECIPES: dict[str, type[Recipe]] = {"cyclegan": CycleGAN, "pix2pix": Pix2Pix}
+RECIPES: dict[str, type[Recipe]] = {"cyclegan": CycleGAN, "pix2pix": Pix2Pix, "sr": SuperResolution}
 
 # Called after every completed step with the progress and that step's losses.
 StepCallback = Callable[[Progress, dict[str, float]], None]
@@ -265,28 +266,14 @@ def _train(
     _seed_everything(seed + dist.rank)
 
     data = config.data
-    dataset = make_dataset(
-        data.root,
-        mode=data.mode,
-        phase="train",
-        direction=data.direction,
-        preprocess=PreprocessConfig(
-            load_size=data.load_size,
-            crop_size=data.crop_size,
-            preprocess=data.preprocess,
-            no_flip=data.no_flip,
-        ),
-        seed=seed,
-        in_channels=config.net.in_channels,
-        out_channels=config.net.out_channels,
-        max_size=data.max_size,
-    )
+    recipe_type = RECIPES[config.recipe]
+    dataset = recipe_type.build_dataset(config, seed)
     # (epoch, index) keys: each sample's random choices follow from them, in any worker.
     sampler = EpochSampler(
         len(dataset), seed=seed, rank=dist.rank, world_size=dist.world_size, yield_epoch=True
     )
     wrap = (lambda net: wrap_for_ddp(net, device)) if dist.enabled else None
-    recipe = RECIPES[config.recipe](
+    recipe = recipe_type(
         net=config.net,
         optim=config.optim,
         loss=config.loss,

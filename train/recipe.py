@@ -11,10 +11,12 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
 from ganedit.archs import NLayerDiscriminator, ResnetGenerator, UnetGenerator
 
-from .config import NetworkOptions
+from .config import NetworkOptions, TrainConfig
+from .data import PreprocessConfig, make_dataset
 from .init import init_weights
 
 __all__ = ["Precision", "Recipe", "build_discriminator", "build_generator", "requires_grad"]
@@ -138,6 +140,27 @@ class Recipe(abc.ABC):
         ``nets`` keeps the plain modules (what is saved, and what frozen passes use)."""
         self.fw = {name: self._wrap(module) for name, module in self.nets.items()}
         self.nets = {name: getattr(net, "module", net) for name, net in self.fw.items()}
+
+    @classmethod
+    def build_dataset(cls, config: TrainConfig, seed: int) -> Dataset[dict[str, Any]]:
+        """The training dataset for ``config`` (translation layouts; recipes may override)."""
+        data = config.data
+        return make_dataset(
+            data.root,
+            mode=data.mode,
+            phase="train",
+            direction=data.direction,
+            preprocess=PreprocessConfig(
+                load_size=data.load_size,
+                crop_size=data.crop_size,
+                preprocess=data.preprocess,
+                no_flip=data.no_flip,
+            ),
+            seed=seed,
+            in_channels=config.net.in_channels,
+            out_channels=config.net.out_channels,
+            max_size=data.max_size,
+        )
 
     @abc.abstractmethod
     def step(self, batch: dict[str, Any]) -> dict[str, float]:

@@ -258,8 +258,6 @@ def _train(
     run_dir, config = _prepare_run_dir(config, resume)
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            config.save(run_dir / "config.json")
     log = _Logger(run_dir, dist.is_main, stream)
     _set_determinism(config.run.deterministic, device)
     seed = config.run.seed
@@ -283,6 +281,10 @@ def _train(
         rank=dist.rank,
         wrap=wrap,
     )
+    if dist.is_main and not resume:
+        # Only once the data and networks are built: a run that cannot start (no VGG weights,
+        # a bad --init-from) leaves no config.json, so the fixed command may reuse the --out.
+        config.save(run_dir / "config.json")
     schedulers = {
         name: make_scheduler(
             opt,

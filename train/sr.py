@@ -105,7 +105,14 @@ class SuperResolution(Recipe):
         torch.manual_seed(seed)  # the networks' own initialisation draws from the global RNG
         generator = build_sr_generator(net)
         if loss.init_from:
-            generator.load_state_dict(_initial_weights(loss.init_from), strict=True)
+            try:
+                generator.load_state_dict(_initial_weights(loss.init_from), strict=True)
+            except RuntimeError as exc:  # another architecture, scale or size
+                raise GaneditError(
+                    f"--init-from {loss.init_from}: its generator does not fit this run's "
+                    f"{net.arch} network; use the same --arch, --scale and sizes as that run "
+                    f"({exc})"
+                ) from exc
         generator.to(device)
         self.ema = ModelEMA(generator, decay=loss.ema_decay)
         self.nets = {"G": generator}

@@ -13,6 +13,7 @@ import random
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -351,8 +352,12 @@ def _train(
             else:
                 progress.epoch += 1
                 progress.batch_in_epoch = 0
-                for scheduler in schedulers.values():
-                    scheduler.step()
+                with warnings.catch_warnings():
+                    # A run resumed at an epoch's end steps its schedulers before this process
+                    # has stepped an optimiser; across the whole run the order is right.
+                    warnings.filterwarnings("ignore", "Detected call of `lr_scheduler")
+                    for scheduler in schedulers.values():
+                        scheduler.step()
                 continue
             break
         save()

@@ -138,8 +138,10 @@ class SuperResolution(Recipe):
 
     def step(self, batch: dict[str, Any]) -> dict[str, float]:
         hr = batch["B"].to(self.device, non_blocking=True)
-        with torch.no_grad():
-            sharpened = usm_sharp(hr)
+        sharpened = hr
+        if self.opts.usm_gt or self.opts.degradation != "bicubic":
+            with torch.no_grad():  # costly on the CPU: only when it is used
+                sharpened = usm_sharp(hr)
         lr = self._low_res(hr, sharpened)
         target = sharpened if self.opts.usm_gt else hr
         prec, opts = self.precision, self.opts

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -33,14 +32,6 @@ def _require_export() -> object:
             f"pip install 'ganedit[train]' ({exc})"
         ) from exc
     return export
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def convert_checkpoint(
@@ -127,7 +118,9 @@ def resolve_model_file(
                 f"checkpoint ({', '.join(sorted(CHECKPOINT_SUFFIXES))})"
             )
         variant = "" if norm_stats == "image" else f".{norm_stats}"
-        digest = _file_sha256(path)[:16]
+        from .zoo import sha256_file
+
+        digest = sha256_file(path)[:16]
         out = cache.home / "converted" / f"{path.stem}-{digest}{variant}.onnx"
         if not out.exists():
             convert_checkpoint(

@@ -12,7 +12,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from train_helpers import (  # noqa: E402
+    Crash,
     checkpoint_contents,
+    crash_at,
     differences,
     paired_data,
     tiny_config,
@@ -21,7 +23,7 @@ from train_helpers import (  # noqa: E402
 )
 
 from ganedit.train import loop  # noqa: E402
-from ganedit.train.checkpoint import Progress, latest_checkpoint  # noqa: E402
+from ganedit.train.checkpoint import latest_checkpoint  # noqa: E402
 from ganedit.train.cyclegan import CycleGAN  # noqa: E402
 
 
@@ -33,18 +35,6 @@ def _restore_torch_globals() -> Iterator[None]:
     yield
     torch.use_deterministic_algorithms(deterministic)
     torch.backends.cudnn.benchmark = benchmark
-
-
-class _Crash(Exception):
-    """Stands for the process dying mid-run."""
-
-
-def _crash_at(step: int):
-    def callback(progress: Progress, _losses: dict[str, float]) -> None:
-        if progress.step == step:
-            raise _Crash(f"killed at step {progress.step}")
-
-    return callback
 
 
 def _train(config, **kwargs) -> Path:
@@ -112,8 +102,8 @@ def test_a_crash_saves_nothing_and_resume_starts_from_the_last_checkpoint(tmp_pa
         run={"max_steps": 6, "save_every": 2, "deterministic": False},
         loss={"pool_size": 0},
     )
-    with pytest.raises(_Crash):
-        _train(config, callbacks=(_crash_at(5),))
+    with pytest.raises(Crash):
+        _train(config, callbacks=(crash_at(5),))
     run_dir = tmp_path / "run"
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
         "step_0000002",
@@ -164,8 +154,8 @@ def test_crash_and_resume_ends_with_exactly_the_uninterrupted_state(
         )
 
     straight = _train(config("straight"))
-    with pytest.raises(_Crash):
-        _train(config("crashed"), callbacks=(_crash_at(5),))
+    with pytest.raises(Crash):
+        _train(config("crashed"), callbacks=(crash_at(5),))
     assert latest_checkpoint(tmp_path / "crashed").name == "step_0000004"
     resumed = _train(config("crashed"), resume=True)
 

@@ -25,7 +25,13 @@ import torch.nn.functional as F  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 from sr_train_helpers import CROP, TINY_SR_ARGS, tiny_sr_config, write_photos  # noqa: E402
 from torch import nn  # noqa: E402
-from train_helpers import checkpoint_contents, differences, with_run  # noqa: E402
+from train_helpers import (  # noqa: E402
+    Crash,
+    checkpoint_contents,
+    crash_at,
+    differences,
+    with_run,
+)
 
 import ganedit  # noqa: E402
 from ganedit.cli import main  # noqa: E402
@@ -33,7 +39,7 @@ from ganedit.errors import GaneditError  # noqa: E402
 from ganedit.export import run_generator  # noqa: E402
 from ganedit.train import loop, sr_losses  # noqa: E402
 from ganedit.train import sr as sr_recipe  # noqa: E402
-from ganedit.train.checkpoint import Progress, latest_checkpoint  # noqa: E402
+from ganedit.train.checkpoint import latest_checkpoint  # noqa: E402
 from ganedit.train.config import OptimOptions, SRLoss, SRNetworkOptions  # noqa: E402
 from ganedit.train.data_layout import DatasetError  # noqa: E402
 from ganedit.train.degradations import DegradationConfig, degrade, usm_sharp  # noqa: E402
@@ -277,18 +283,6 @@ def test_psnr_stage_needs_no_vgg_weights(empty_hub: Path) -> None:
 
 
 # -------------------------------------------------------------------------------- exact resume
-class _Crash(Exception):
-    """Stands for the process dying mid-run."""
-
-
-def _crash_at(step: int):
-    def callback(progress: Progress, _losses: dict[str, float]) -> None:
-        if progress.step == step:
-            raise _Crash(f"killed at step {progress.step}")
-
-    return callback
-
-
 def _train(config, **kwargs) -> Path:
     return loop.train(config, stream=io.StringIO(), **kwargs)
 
@@ -313,8 +307,8 @@ def test_crash_and_resume_ends_with_exactly_the_uninterrupted_state(
         )
 
     straight = _train(config("straight"))
-    with pytest.raises(_Crash):
-        _train(config("crashed"), callbacks=(_crash_at(3),))
+    with pytest.raises(Crash):
+        _train(config("crashed"), callbacks=(crash_at(3),))
     assert latest_checkpoint(tmp_path / "crashed").name == "step_0000002"
     resumed = _train(config("crashed"), resume=True)
 
@@ -338,8 +332,8 @@ def test_resume_without_the_degradation_state_would_differ(
     )
     straight = checkpoint_contents(latest_checkpoint(_train(config)))
     crashed = with_run(config, out=str(tmp_path / "crashed"))
-    with pytest.raises(_Crash):
-        _train(crashed, callbacks=(_crash_at(3),))
+    with pytest.raises(Crash):
+        _train(crashed, callbacks=(crash_at(3),))
     monkeypatch.setattr(SuperResolution, "load_extra_state", lambda self, state: None)
     resumed = checkpoint_contents(latest_checkpoint(_train(crashed, resume=True)))
     assert differences(resumed["G"], straight["G"])

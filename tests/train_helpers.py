@@ -141,3 +141,17 @@ def differences(a: Any, b: Any, where: str = "") -> list[str]:
         pairs = enumerate(zip(a, b, strict=True))
         return [d for i, (x, y) in pairs for d in differences(x, y, f"{where}[{i}]")]
     return [] if a == b else [f"{where}: {a!r} != {b!r}"]
+
+
+class Crash(Exception):
+    """Stands for the process dying mid-run."""
+
+
+def crash_at(step: int):
+    """A train() callback that raises :class:`Crash` once ``step`` is done (no final save)."""
+
+    def callback(progress, _losses: dict[str, float]) -> None:
+        if progress.step == step:
+            raise Crash(f"killed at step {progress.step}")
+
+    return callback

@@ -57,8 +57,33 @@ def _positive(spec: object, names: tuple[str, ...]) -> list[str]:
     return problems
 
 
+class _UpscaleSpec:
+    """What every super-resolution spec shares: task, [0, 1] ranges, tiling, no batch norm."""
+
+    @property
+    def task(self) -> Literal["upscale"]:
+        return "upscale"
+
+    @property
+    def input_range(self) -> tuple[float, float]:
+        return (0.0, 1.0)
+
+    @property
+    def output_range(self) -> tuple[float, float]:
+        return (0.0, 1.0)
+
+    @property
+    def tiling(self) -> Literal["ok"]:
+        """Always ``"ok"``: no normalisation layers, the receptive field is local."""
+        return "ok"
+
+    @property
+    def norm_stats(self) -> None:
+        return None
+
+
 @dataclasses.dataclass(frozen=True)
-class RRDBNetSpec:
+class RRDBNetSpec(_UpscaleSpec):
     """An ESRGAN-family RRDBNet, as read from a checkpoint's keys and tensor shapes.
 
     The network pixel-unshuffles its input by ``unshuffle`` (``2**num_upsample // scale``), runs
@@ -113,21 +138,9 @@ class RRDBNetSpec:
         return 2**self.num_upsample // self.scale
 
     @property
-    def task(self) -> Literal["upscale"]:
-        return "upscale"
-
-    @property
     def arch(self) -> str:
         """The architecture id, e.g. ``"rrdbnet_x4_23b_64f"``."""
         return rrdbnet_arch_id(scale=self.scale, num_block=self.num_block, num_feat=self.num_feat)
-
-    @property
-    def input_range(self) -> tuple[float, float]:
-        return (0.0, 1.0)
-
-    @property
-    def output_range(self) -> tuple[float, float]:
-        return (0.0, 1.0)
 
     @property
     def size_multiple(self) -> int:
@@ -139,15 +152,6 @@ class RRDBNetSpec:
         """Smallest height and width: one unshuffle block (zero-padded convolutions need no
         more)."""
         return self.unshuffle
-
-    @property
-    def tiling(self) -> Literal["ok"]:
-        """Always ``"ok"``: no normalisation layers, the receptive field is local."""
-        return "ok"
-
-    @property
-    def norm_stats(self) -> None:
-        return None
 
     def card_extra(self) -> dict[str, object]:
         """Extra model-card fields: family and every hyperparameter."""
@@ -176,7 +180,7 @@ class RRDBNetSpec:
 
 
 @dataclasses.dataclass(frozen=True)
-class SRVGGSpec:
+class SRVGGSpec(_UpscaleSpec):
     """A Real-ESRGAN SRVGGNetCompact, as read from a checkpoint's keys and tensor shapes.
 
     Attributes:
@@ -212,23 +216,11 @@ class SRVGGSpec:
             raise ValueError("invalid SRVGGSpec: " + "; ".join(problems))
 
     @property
-    def task(self) -> Literal["upscale"]:
-        return "upscale"
-
-    @property
     def arch(self) -> str:
         """The architecture id, e.g. ``"srvgg_x4_32c_64f_prelu"``."""
         return srvgg_arch_id(
             scale=self.scale, num_conv=self.num_conv, num_feat=self.num_feat, act_type=self.act_type
         )
-
-    @property
-    def input_range(self) -> tuple[float, float]:
-        return (0.0, 1.0)
-
-    @property
-    def output_range(self) -> tuple[float, float]:
-        return (0.0, 1.0)
 
     @property
     def size_multiple(self) -> int:
@@ -238,15 +230,6 @@ class SRVGGSpec:
     @property
     def min_size(self) -> int:
         return 1
-
-    @property
-    def tiling(self) -> Literal["ok"]:
-        """Always ``"ok"``: no normalisation layers, the receptive field is local."""
-        return "ok"
-
-    @property
-    def norm_stats(self) -> None:
-        return None
 
     def card_extra(self) -> dict[str, object]:
         """Extra model-card fields: family and every hyperparameter."""

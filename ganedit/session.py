@@ -13,10 +13,20 @@ from .errors import GaneditError, ModelCardError
 if TYPE_CHECKING:
     import onnxruntime
 
-__all__ = ["Device", "create_session", "read_card", "select_providers"]
+__all__ = [
+    "FP16_PROVIDERS",
+    "Device",
+    "check_fp16_providers",
+    "create_session",
+    "read_card",
+    "select_providers",
+]
 
 Device = Literal["auto", "cpu", "cuda"]
 _DEVICES = ("auto", "cpu", "cuda")
+# Providers that run float16 kernels; the CPU provider runs a float16 graph in float32 behind
+# inserted Casts (no float16 Conv on x86), so float16 gains nothing there.
+FP16_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
 
 def select_providers(device: Device = "auto", providers: Sequence[str] | None = None) -> list[str]:
@@ -48,8 +58,66 @@ def select_providers(device: Device = "auto", providers: Sequence[str] | None = 
             f"(available: {available}); install the GPU build: pip install 'ganedit[gpu]'"
         )
     if device != "cpu" and has_cuda:
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        gpu = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        return (
+            ["TensorrtExecutionProvider", *gpu] if "TensorrtExecutionProvider" in available else gpu
+        )
     return ["CPUExecutionProvider"]
+
+
+def check_fp16_providers(providers: Sequence[str]) -> None:
+    """Accept ``providers`` for a float16 model only when the first one is a GPU provider.
+
+    Raises:
+        GaneditError: The model would run on the CPU; fp16 is never used there.
+    """
+    if not providers or providers[0] not in FP16_PROVIDERS:
+        raise GaneditError(
+            "--half needs a CUDA device; fp16 is never used on the CPU (onnxruntime's CPU "
+            "provider would run a float16 model in float32 behind Casts). The model would run "
+            f"on {list(providers)}: use --device cuda with the GPU build of onnxruntime "
+            "(pip install 'ganedit[gpu]'), or drop --half."
+        )
+
+
+# CUDA: search the conv algorithms once per input shape (the pipeline batches equal shapes,
+# so a job sees few), let cuDNN use the workspace it wants, and grow the memory arena by what
+# is asked rather than doubling, which wastes memory when image sizes vary.
+CUDA_OPTIONS = {
+    "cudnn_conv_algo_search": "EXHAUSTIVE",
+    "cudnn_conv_use_max_workspace": "1",
+    "arena_extend_strategy": "kSameAsRequested",
+    "do_copy_in_default_stream": "1",
+}
+
+
+def with_provider_options(
+    providers: Sequence[str], *, home: Path | None = None
+) -> list[str | tuple[str, dict[str, str]]]:
+    """``providers`` with ganedit's tuned options: CUDA's above, and TensorRT's engine and
+    timing caches under ``$GANEDIT_HOME/tensorrt`` (engines are built once per shape)."""
+    out: list[str | tuple[str, dict[str, str]]] = []
+    for name in providers:
+        if name == "CUDAExecutionProvider":
+            out.append((name, dict(CUDA_OPTIONS)))
+        elif name == "TensorrtExecutionProvider":
+            from .zoo import ModelCache
+
+            cache = str((home or ModelCache().home) / "tensorrt")
+            out.append(
+                (
+                    name,
+                    {
+                        "trt_engine_cache_enable": "True",
+                        "trt_engine_cache_path": cache,
+                        "trt_timing_cache_enable": "True",
+                        "trt_timing_cache_path": cache,
+                    },
+                )
+            )
+        else:
+            out.append(name)
+    return out
 
 
 def create_session(
@@ -75,7 +143,9 @@ def create_session(
         options.intra_op_num_threads = threads
     chosen = select_providers(device, providers)
     try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=chosen)
+        return ort.InferenceSession(
+            str(path), sess_options=options, providers=with_provider_options(chosen)
+        )
     except Exception as exc:  # onnxruntime raises its own exception types
         raise GaneditError(f"{path}: onnxruntime cannot load this model: {exc}") from exc
 

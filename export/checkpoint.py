@@ -40,7 +40,8 @@ def generator_card(
     license: str = "",
     norm_stats: NormStats = "image",
 ) -> ModelCard:
-    """The model card of a loaded network, from its spec (task, ranges, sizes, scale)."""
+    """The model card of a loaded network, from its spec (task, ranges, sizes, scale, and the
+    mask channel of an inpainting network)."""
     batch_norm = spec.norm_stats is not None
     tiling = spec.tiling
     if batch_norm and norm_stats == "running":
@@ -57,6 +58,7 @@ def generator_card(
         size_multiple=spec.size_multiple,
         min_size=spec.min_size,
         tiling=tiling,
+        mask=spec.mask,
         norm_stats=norm_stats if batch_norm else None,
         source=source,
         license=license,

@@ -373,6 +373,7 @@ class TestRegistry:
             "pix2pix_unet",
             "esrgan_rrdbnet",
             "realesrgan_srvgg",
+            "gated_inpaint",
         ]
         assert "pix2pix_unet" in registry
         assert registry.get("cyclegan_resnet") is RESNET_ENTRY

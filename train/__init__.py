@@ -1,4 +1,5 @@
-"""ganedit.train: the CycleGAN and pix2pix training recipes (installed from the ``train/`` folder).
+"""ganedit.train: the CycleGAN, pix2pix, super-resolution and inpainting training recipes
+(installed from the ``train/`` folder).
 
 Needs the ``train`` extra: ``pip install 'ganedit[train]'``.
 
@@ -16,6 +17,9 @@ from .checkpoint import Progress, latest_checkpoint
 from .config import (
     CycleGANLoss,
     DataOptions,
+    InpaintLoss,
+    InpaintNetworkOptions,
+    MaskOptions,
     NetworkOptions,
     OptimOptions,
     Pix2PixLoss,
@@ -28,6 +32,9 @@ __all__ = [
     "RECIPES",
     "CycleGANLoss",
     "DataOptions",
+    "InpaintLoss",
+    "InpaintNetworkOptions",
+    "MaskOptions",
     "NetworkOptions",
     "OptimOptions",
     "Pix2PixLoss",

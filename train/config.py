@@ -14,6 +14,9 @@ from typing import Any, Literal
 __all__ = [
     "CycleGANLoss",
     "DataOptions",
+    "InpaintLoss",
+    "InpaintNetworkOptions",
+    "MaskOptions",
     "NetworkOptions",
     "OptimOptions",
     "Pix2PixLoss",
@@ -199,6 +202,56 @@ class SRLoss:
 
 
 @dataclasses.dataclass(frozen=True)
+class InpaintNetworkOptions:
+    """Inpainting generator (gated convolutions, coarse-to-fine) and SN-PatchGAN discriminator.
+
+    Attributes:
+        ngf: Generator filters in the first layer of each stage (even; DeepFill v2 uses 48).
+        ndf: Discriminator filters in the first layer (64, as DeepFill v2).
+        n_layers_d: Stride-2 discriminator convolutions (6, as DeepFill v2).
+        in_channels: Image channels (the mask comes on top).
+    """
+
+    ngf: int = 32
+    ndf: int = 64
+    n_layers_d: int = 6
+    in_channels: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class InpaintLoss:
+    """The inpainting objective (DeepFill v2: L1 on both stages + hinge SN-PatchGAN).
+
+    Attributes:
+        lambda_l1: Weight of each stage's L1 loss to the target over the whole image (coarse
+            and refined, holes and known pixels alike, as DeepFill v2's ``ae_loss``).
+        lambda_gan: Weight of the generator's hinge GAN loss on the composited output.
+            DeepFill v2 uses 1 with 48 filters and batches of 16; 0.1 keeps small, short runs
+            led by the L1 loss.
+    """
+
+    lambda_l1: float = 1.0
+    lambda_gan: float = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskOptions:
+    """Where the training holes come from.
+
+    Attributes:
+        kind: Generated masks: ``mixed`` (strokes and boxes), ``strokes`` or ``boxes``.
+        min_coverage: Smallest fraction of the crop a generated mask covers.
+        max_coverage: Largest fraction of the crop a generated mask covers.
+        folder: A folder of mask images (non-zero = hole) used instead of generated masks.
+    """
+
+    kind: Literal["mixed", "strokes", "boxes"] = "mixed"
+    min_coverage: float = 0.05
+    max_coverage: float = 0.5
+    folder: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class RunOptions:
     """How the run is carried out and recorded.
 
@@ -229,17 +282,21 @@ class RunOptions:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything a run needs, as written to ``RUN/config.json``."""
+    """Everything a run needs, as written to ``RUN/config.json``.
 
-    recipe: Literal["cyclegan", "pix2pix", "sr"]
+    ``masks`` is for the inpainting recipe only (``None`` otherwise, and then not written).
+    """
+
+    recipe: Literal["cyclegan", "pix2pix", "sr", "inpaint"]
     data: DataOptions
-    net: NetworkOptions | SRNetworkOptions
+    net: NetworkOptions | SRNetworkOptions | InpaintNetworkOptions
     optim: OptimOptions
-    loss: CycleGANLoss | Pix2PixLoss | SRLoss
+    loss: CycleGANLoss | Pix2PixLoss | SRLoss | InpaintLoss
     run: RunOptions
+    masks: MaskOptions | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "recipe": self.recipe,
             "data": dataclasses.asdict(self.data),
             "net": dataclasses.asdict(self.net),
@@ -247,12 +304,16 @@ class TrainConfig:
             "loss": dataclasses.asdict(self.loss),
             "run": dataclasses.asdict(self.run),
         }
+        if self.masks is not None:
+            out["masks"] = dataclasses.asdict(self.masks)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         recipe = data["recipe"]
-        loss_type = {"cyclegan": CycleGANLoss, "pix2pix": Pix2PixLoss, "sr": SRLoss}[recipe]
-        net_type = SRNetworkOptions if recipe == "sr" else NetworkOptions
+        loss_type = _LOSS_TYPES[recipe]
+        net_type = _NET_TYPES.get(recipe, NetworkOptions)
+        masks = data.get("masks")
         return cls(
             recipe=recipe,
             data=DataOptions(**data["data"]),
@@ -260,6 +321,7 @@ class TrainConfig:
             optim=OptimOptions(**data["optim"]),
             loss=loss_type(**data["loss"]),
             run=RunOptions(**data["run"]),
+            masks=MaskOptions(**masks) if masks is not None else None,
         )
 
     def save(self, path: Path) -> None:
@@ -271,3 +333,12 @@ class TrainConfig:
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
         return cls.from_dict(json.loads(path.read_text()))
+
+
+_LOSS_TYPES: dict[str, type[Any]] = {
+    "cyclegan": CycleGANLoss,
+    "pix2pix": Pix2PixLoss,
+    "sr": SRLoss,
+    "inpaint": InpaintLoss,
+}
+_NET_TYPES: dict[str, type[Any]] = {"sr": SRNetworkOptions, "inpaint": InpaintNetworkOptions}

@@ -27,6 +27,7 @@ from .config import TrainConfig
 from .cyclegan import CycleGAN
 from .data import EpochSampler
 from .distributed import DistInfo, init_distributed, shutdown_distributed, wrap_for_ddp
+from .inpaint import Inpainting
 from .pix2pix import Pix2Pix
 from .recipe import Precision, Recipe
 from .samples import save_sample_grid
@@ -35,7 +36,12 @@ from .sr import SuperResolution
 
 __all__ = ["StepCallback", "resolve_device", "train"]
 
-RECIPES: dict[str, type[Recipe]] = {"cyclegan": CycleGAN, "pix2pix": Pix2Pix, "sr": SuperResolution}
+RECIPES: dict[str, type[Recipe]] = {
+    "cyclegan": CycleGAN,
+    "pix2pix": Pix2Pix,
+    "sr": SuperResolution,
+    "inpaint": Inpainting,
+}
 
 # Called after every completed step with the progress and that step's losses.
 StepCallback = Callable[[Progress, dict[str, float]], None]
@@ -189,9 +195,9 @@ def _prepare_run_dir(config: TrainConfig, resume: bool) -> tuple[Path, TrainConf
 
 
 def _loader(dataset: Any, sampler: EpochSampler, config: TrainConfig, device: torch.device):
-    # The loader's own generator: without one, every new iterator draws its worker base seed
-    # from the global RNG, so a resumed run (which makes one more iterator, for the epoch it
-    # resumes) would leave the global stream, and the dropout masks, out of step.
+    # The loader's own generator: without one, its iterator draws the worker base seed from
+    # the global RNG, which would put a resumed run's global stream, and its dropout masks,
+    # out of step with an uninterrupted one.
     generator = torch.Generator().manual_seed(config.run.seed * 1_000_003 + sampler.epoch)
     return torch.utils.data.DataLoader(
         dataset,
@@ -201,6 +207,9 @@ def _loader(dataset: Any, sampler: EpochSampler, config: TrainConfig, device: to
         pin_memory=device.type == "cuda",
         drop_last=False,
         generator=generator,
+        # One loader for the whole run: with small folders an epoch is a step or two, and
+        # starting worker processes every epoch would cost more than the step itself.
+        persistent_workers=config.data.workers > 0,
     )
 
 
@@ -327,11 +336,12 @@ def _train(
     def done() -> bool:
         return max_steps is not None and progress.step >= max_steps
 
+    loader = _loader(dataset, sampler, config, device)
     with _StopRequest() as stop:
         while progress.epoch < total_epochs and not done():
             done_samples = progress.batch_in_epoch * data.batch_size
             sampler.set_epoch(progress.epoch, skip=min(done_samples, sampler.num_samples))
-            for batch in _loader(dataset, sampler, config, device):
+            for batch in loader:
                 losses = recipe.step(batch)
                 progress.step += 1
                 progress.batch_in_epoch += 1

@@ -1,5 +1,5 @@
-"""The reference generator networks in PyTorch (CycleGAN/pix2pix, ESRGAN/Real-ESRGAN), and the
-loader of their checkpoints.
+"""The reference generator networks in PyTorch (CycleGAN/pix2pix, ESRGAN/Real-ESRGAN, a
+DeepFill-v2-style inpainting network), and the loader of their checkpoints.
 
 Importing this package imports torch; ``import ganedit`` does not import it. Used by training,
 export and the ``.pth``/``.safetensors`` import path.
@@ -31,6 +31,8 @@ from .checkpoint import (
 )
 from .discriminators import NLayerDiscriminator, PixelDiscriminator
 from .generators import build_generator, default_registry
+from .inpaint import GatedConv2d, InpaintGenerator, SNPatchDiscriminator, inpaint_spec
+from .inpaint_spec import InpaintSpec
 from .norm import ImageStatsBatchNorm2d, make_norm, use_image_statistics
 from .registry import ArchEntry, ArchRegistry, BuiltArch, StateDict
 from .resnet import ResnetBlock, ResnetGenerator
@@ -50,7 +52,10 @@ __all__ = [
     "ArchSpec",
     "BuiltArch",
     "Family",
+    "GatedConv2d",
     "ImageStatsBatchNorm2d",
+    "InpaintGenerator",
+    "InpaintSpec",
     "LoadedGenerator",
     "ModelSpec",
     "NLayerDiscriminator",
@@ -62,6 +67,7 @@ __all__ = [
     "ResidualDenseBlock",
     "ResnetBlock",
     "ResnetGenerator",
+    "SNPatchDiscriminator",
     "SRVGGNetCompact",
     "SRVGGSpec",
     "StateDict",
@@ -73,6 +79,7 @@ __all__ = [
     "default_registry",
     "detect_generator",
     "fit_norm_buffers",
+    "inpaint_spec",
     "load_generator",
     "make_norm",
     "pixel_unshuffle",

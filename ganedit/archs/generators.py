@@ -263,7 +263,9 @@ UNET_ENTRY = ArchEntry(
 
 def default_registry() -> ArchRegistry:
     """A new registry holding, in order, the ResNet and U-Net generators, then the
-    super-resolution ones (ESRGAN RRDBNet in every key layout, Real-ESRGAN SRVGGNetCompact)."""
+    super-resolution ones (ESRGAN RRDBNet in every key layout, Real-ESRGAN SRVGGNetCompact),
+    then the gated-convolution inpainting generator."""
+    from .inpaint import INPAINT_ENTRY
     from .sr_detect import RRDBNET_ENTRY, SRVGG_ENTRY
 
-    return ArchRegistry((RESNET_ENTRY, UNET_ENTRY, RRDBNET_ENTRY, SRVGG_ENTRY))
+    return ArchRegistry((RESNET_ENTRY, UNET_ENTRY, RRDBNET_ENTRY, SRVGG_ENTRY, INPAINT_ENTRY))

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal, Protocol
 
+from ..card import MaskSpec
+
 __all__ = [
     "ArchSpec",
     "Family",
@@ -42,7 +44,9 @@ _RESNET_SIZE_MULTIPLE = 4  # two stride-2 convolutions, undone by two transposed
 class ModelSpec(Protocol):
     """What every architecture spec tells the exporter: enough to write the model card.
 
-    :class:`ArchSpec` (CycleGAN/pix2pix generators) and the super-resolution specs implement it.
+    :class:`ArchSpec` (CycleGAN/pix2pix generators), the super-resolution specs and
+    :class:`~ganedit.archs.inpaint_spec.InpaintSpec` implement it. ``mask`` is where an
+    inpainting network takes its mask (``None`` for every other task).
     """
 
     @property
@@ -67,6 +71,8 @@ class ModelSpec(Protocol):
     def tiling(self) -> Literal["ok", "discouraged"]: ...
     @property
     def norm_stats(self) -> Literal["image"] | None: ...
+    @property
+    def mask(self) -> MaskSpec | None: ...
     def describe(self) -> str: ...
     def card_extra(self) -> dict[str, object]: ...
 
@@ -195,6 +201,11 @@ class ArchSpec:
     def norm_stats(self) -> Literal["image"] | None:
         """``"image"`` for batch norm, which runs on per-image statistics; else ``None``."""
         return "image" if self.norm == "batch" else None
+
+    @property
+    def mask(self) -> None:
+        """``None``: translation networks take no mask."""
+        return None
 
     def describe(self) -> str:
         """A one-line summary, e.g. ``"resnet_9blocks (in 3, out 3, ngf 64, norm instance)"``."""

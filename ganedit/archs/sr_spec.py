@@ -81,6 +81,10 @@ class _UpscaleSpec:
     def norm_stats(self) -> None:
         return None
 
+    @property
+    def mask(self) -> None:
+        return None
+
 
 @dataclasses.dataclass(frozen=True)
 class RRDBNetSpec(_UpscaleSpec):

@@ -20,6 +20,7 @@ from .errors import (
     ModelCardError,
     UnknownModelError,
 )
+from .inpaint import Inpainter, InpaintOptions, OpenCVInpainter
 from .loading import load
 from .model import Model, Translator
 from .pipeline import FolderSettings, process_folder
@@ -35,10 +36,13 @@ __all__ = [
     "FolderSettings",
     "GaneditError",
     "ImageError",
+    "InpaintOptions",
+    "Inpainter",
     "MaskSpec",
     "Model",
     "ModelCard",
     "ModelCardError",
+    "OpenCVInpainter",
     "Report",
     "Translator",
     "UnknownModelError",

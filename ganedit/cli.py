@@ -94,6 +94,20 @@ _norm_stats_option = click.option(
     show_default=True,
     help="Batch-norm models: per-image statistics (pix2pix test-time) or the running ones.",
 )
+_backend_option = click.option(
+    "--backend",
+    type=click.Choice(["onnxruntime", "torch", "auto"]),
+    default="onnxruntime",
+    show_default=True,
+    help="Run the ONNX model with onnxruntime, or a checkpoint/named model with PyTorch "
+    "(auto: torch only where onnxruntime lacks CUDA and torch has it).",
+)
+
+_half_option = click.option(
+    "--half",
+    is_flag=True,
+    help="Run a float16 variant of the model (made once, cached). CUDA only, never the CPU.",
+)
 
 
 class _LazyGroup(click.Group):
@@ -145,7 +159,7 @@ def _ext(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str
 
 
 def _folder_options(func: Any) -> Any:
-    """The options every folder command (translate, upscale) shares."""
+    """The options every folder command (translate, upscale, inpaint) shares."""
     options = [
         click.argument("model"),
         click.argument(
@@ -201,13 +215,21 @@ def _folder_options(func: Any) -> Any:
 
 
 def _run_folder(
-    loaded: Any, inputs: tuple[Path, ...], output: Path, settings: Any, quiet: bool, as_json: bool
+    loaded: Any,
+    inputs: tuple[Path, ...],
+    output: Path,
+    settings: Any,
+    quiet: bool,
+    as_json: bool,
+    **extra: Any,
 ) -> NoReturn:
     from .pipeline import process_folder
 
     progress = _ClickProgress(f"{loaded.card.name}", enabled=not quiet)
     try:
-        report = process_folder(loaded, inputs, output, settings=settings, progress=progress)
+        report = process_folder(
+            loaded, inputs, output, settings=settings, progress=progress, **extra
+        )
     except GaneditError as exc:
         progress.close()
         _fail(exc)
@@ -248,6 +270,8 @@ def _require_task(loaded: Any, model: str, task: str) -> None:
     help="Images of equal padded size run through the network together.",
 )
 @_norm_stats_option
+@_half_option
+@_backend_option
 def translate(
     model: str,
     inputs: tuple[Path, ...],
@@ -263,6 +287,8 @@ def translate(
     jpeg_quality: int,
     quiet: bool,
     as_json: bool,
+    backend: str,
+    half: bool,
 ) -> None:
     """Translate images with MODEL (a zoo name, an .onnx or a checkpoint).
 
@@ -280,7 +306,15 @@ def translate(
         workers=workers,
         jpeg_quality=jpeg_quality,
     )
-    loaded = _load(model, quiet=quiet, device=device, norm_stats=norm_stats, threads=threads)
+    loaded = _load(
+        model,
+        quiet=quiet,
+        device=device,
+        norm_stats=norm_stats,
+        threads=threads,
+        half=half,
+        backend=backend,
+    )
     if loaded.card.task != "translate":
         _fail(
             GaneditError(f"{model} is a {loaded.card.task} model: use `ganedit {loaded.card.task}`")
@@ -330,6 +364,8 @@ def translate(
     default=None,
     help="realesr-general-x4v3 only: 1 = its own denoising, 0 = keep grain (the -wdn model).",
 )
+@_half_option
+@_backend_option
 def upscale(
     model: str,
     inputs: tuple[Path, ...],
@@ -343,12 +379,14 @@ def upscale(
     jpeg_quality: int,
     quiet: bool,
     as_json: bool,
+    backend: str,
     outscale: float | None,
     tile: int,
     tile_overlap: int,
     tile_batch: int,
     alpha_mode: str,
     denoise: float | None,
+    half: bool,
 ) -> None:
     """Upscale images with MODEL (realesrgan-x4plus, an .onnx or an ESRGAN-family checkpoint).
 
@@ -365,7 +403,15 @@ def upscale(
         workers=workers,
         jpeg_quality=jpeg_quality,
     )
-    loaded = _load(model, quiet=quiet, device=device, threads=threads, denoise=denoise)
+    loaded = _load(
+        model,
+        quiet=quiet,
+        device=device,
+        threads=threads,
+        denoise=denoise,
+        half=half,
+        backend=backend,
+    )
     if loaded.card.task != "upscale":
         _fail(
             GaneditError(f"{model} is a {loaded.card.task} model: use `ganedit {loaded.card.task}`")
@@ -383,9 +429,215 @@ def upscale(
     _run_folder(loaded, inputs, output, settings, quiet, as_json)
 
 
+@main.command(context_settings=CONTEXT)
+@_folder_options
+@click.option(
+    "--mask",
+    "mask",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="One mask for every image, or a folder of masks matched by relative path and stem "
+    "(photo.jpg <- photo_mask.png or photo.png). White (non-zero) = hole.",
+)
+@click.option("--invert-mask", is_flag=True, help="Black (zero) is the hole instead.")
+@click.option(
+    "--resize-mask",
+    is_flag=True,
+    help="Resize masks of another size to the image (nearest neighbour) instead of failing.",
+)
+@click.option(
+    "--dilate",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Grow each hole by N pixels (covers halos around removed objects).",
+)
+@click.option(
+    "--feather",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Blend over N pixels inside the hole's border; outside pixels never change.",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(["crop", "resize", "full"]),
+    default="crop",
+    show_default=True,
+    help="crop: a crop around each masked region; resize: the whole image shrunk to "
+    "--resize-limit, only the hole pasted back; full: the whole image.",
+)
+@click.option(
+    "--crop-margin",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Context pixels around each masked region (crop strategy) [default: 128; 16 for cv2-*].",
+)
+@click.option(
+    "--resize-limit",
+    type=click.IntRange(min=16),
+    default=512,
+    show_default=True,
+    help="Longer side the network sees (resize strategy).",
+)
+@_backend_option
+def inpaint(
+    model: str,
+    inputs: tuple[Path, ...],
+    output: Path,
+    recursive: bool,
+    overwrite: bool,
+    ext: str | None,
+    device: str,
+    workers: int,
+    threads: int | None,
+    jpeg_quality: int,
+    quiet: bool,
+    as_json: bool,
+    backend: str,
+    mask: Path,
+    invert_mask: bool,
+    resize_mask: bool,
+    dilate: int,
+    feather: int,
+    strategy: str,
+    crop_margin: int | None,
+    resize_limit: int,
+) -> None:
+    """Fill the masked parts of images with MODEL (an inpainting .onnx or checkpoint, or the
+    OpenCV baselines cv2-telea and cv2-ns).
+
+    Pixels outside the (dilated) mask are copied from the input unchanged. Example:
+
+        ganedit inpaint runs/places/inpaint.onnx ./photos --mask ./masks -o clean/
+    """
+    from .masks import MaskError, MaskSource
+    from .pipeline import FolderSettings
+
+    settings = FolderSettings(
+        recursive=recursive,
+        overwrite=overwrite,
+        ext=ext,
+        workers=workers,
+        jpeg_quality=jpeg_quality,
+    )
+    loaded = _load(model, quiet=quiet, device=device, threads=threads, backend=backend)
+    if loaded.card.task != "inpaint":
+        _fail(
+            GaneditError(f"{model} is a {loaded.card.task} model: use `ganedit {loaded.card.task}`")
+        )
+    changes: dict[str, Any] = {
+        "invert_mask": invert_mask,
+        "resize_mask": resize_mask,
+        "dilate": dilate,
+        "feather": feather,
+        "strategy": strategy,
+        "resize_limit": resize_limit,
+    }
+    if crop_margin is not None:
+        changes["crop_margin"] = crop_margin
+    loaded = loaded.with_options(**changes)
+    try:
+        masks = MaskSource(mask)
+    except MaskError as exc:
+        _fail(exc)
+    _run_folder(loaded, inputs, output, settings, quiet, as_json, masks=masks)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.option(
+    "--size",
+    "sizes",
+    default="256",
+    show_default=True,
+    help="Input size N or WIDTHxHEIGHT; several comma-separated sizes are each measured.",
+)
+@click.option(
+    "--batch",
+    "batches",
+    default="1",
+    show_default=True,
+    help="Images per call; several comma-separated values (1,4,8) are each measured.",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Timed wall-clock budget of each measurement.",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where the model runs.",
+)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the results.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@_half_option
+@_backend_option
+def bench(
+    model: str,
+    sizes: str,
+    batches: str,
+    seconds: float,
+    device: str,
+    threads: int | None,
+    quiet: bool,
+    as_json: bool,
+    half: bool,
+    backend: str,
+) -> None:
+    """Measure MODEL's images/s (the network alone) and how busy the GPU or CPU is.
+
+    Example:
+
+        ganedit bench horse2zebra --size 256,512 --batch 1,4,16 --device cuda
+    """
+    from .bench import bench_model, parse_size
+
+    try:
+        shapes = [parse_size(part) for part in sizes.split(",")]
+        counts = [int(part) for part in batches.split(",")]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if min(counts) < 1:
+        raise click.BadParameter(f"batch sizes must be >= 1, got {batches}")
+    loaded = _load(model, quiet=quiet, device=device, threads=threads, half=half, backend=backend)
+    if not hasattr(loaded, "run_batch") or loaded.card.arch.startswith("cv2_"):
+        _fail(GaneditError(f"{model} is not a network; there is nothing to benchmark"))
+    if not quiet and not as_json:
+        click.echo(f"{loaded.card.name} on {', '.join(loaded.providers)}", err=True)
+    results = []
+    for height, width in shapes:
+        for count in counts:
+            try:
+                result = bench_model(
+                    loaded, height=height, width=width, batch=count, seconds=seconds
+                )
+            except Exception as exc:  # out of memory, or a size the model cannot take
+                click.echo(f"batch {count} at {width}x{height}: failed: {exc}", err=True)
+                continue
+            results.append(result)
+            if not as_json:
+                click.echo(result.summary())
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], indent=2))
+    sys.exit(0 if results else 1)
+
+
 @main.group(context_settings=CONTEXT)
 def models() -> None:
     """List, describe and download named models."""
+
+
+_BASELINE_DESCRIPTIONS = {
+    "cv2-telea": "OpenCV cv2.inpaint, Telea's fast marching; built in, fast on thin scratches",
+    "cv2-ns": "OpenCV cv2.inpaint, Navier-Stokes; built in",
+}
 
 
 @models.command("list", context_settings=CONTEXT)
@@ -393,27 +645,42 @@ def models() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def models_list(task: str | None, as_json: bool) -> None:
     """List the named models."""
+    from .inpaint import BASELINES
     from .zoo import ModelCache, default_registry
 
     cache = ModelCache()
-    entries = list(default_registry().entries(task=task))
-    if as_json:
-        rows = [
+    rows = [
+        {
+            "name": e.name,
+            "task": e.task,
+            "family": e.family,
+            "cached": cache.is_cached(e),
+            "description": e.description,
+        }
+        for e in default_registry().entries(task=task)
+    ]
+    if task in (None, "inpaint"):
+        rows += [
             {
-                "name": e.name,
-                "task": e.task,
-                "family": e.family,
-                "cached": cache.is_cached(e),
-                "description": e.description,
+                "name": name,
+                "task": "inpaint",
+                "family": "opencv",
+                "cached": False,  # nothing to download: built in
+                "builtin": True,
+                "description": _BASELINE_DESCRIPTIONS[name],
             }
-            for e in entries
+            for name in BASELINES
         ]
+    if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    width = max((len(e.name) for e in entries), default=4)
-    for e in entries:
-        mark = "*" if cache.is_cached(e) else " "
-        click.echo(f"{mark} {e.name:<{width}}  {e.task:<9}  {e.family:<8}  {e.description}")
+    width = max((len(row["name"]) for row in rows), default=4)
+    for row in rows:
+        mark = "*" if row["cached"] else " "
+        click.echo(
+            f"{mark} {row['name']:<{width}}  {row['task']:<9}  {row['family']:<8}  "
+            f"{row['description']}"
+        )
     click.echo("(* downloaded)", err=True)
 
 

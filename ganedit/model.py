@@ -37,6 +37,13 @@ class Model:
         self.card = card
         self.path = path
         self._input_name = session.get_inputs()[0].name
+        # On the GPU, inputs and outputs go through IO binding: one host->device copy in, the
+        # output allocated by onnxruntime on the device and copied out once.
+        on_gpu = session.get_providers()[0] in (
+            "CUDAExecutionProvider",
+            "TensorrtExecutionProvider",
+        )
+        self._bind_device: str | None = "cuda" if on_gpu else None
 
     @classmethod
     def from_file(
@@ -66,7 +73,21 @@ class Model:
         Returns:
             ``(B, C_out, H*scale, W*scale)`` float32 in the card's ``output_range``.
         """
+        if self._bind_device is not None:
+            return self._run_bound(batch, self._bind_device)
         (out,) = self._session.run(None, {self._input_name: batch})
+        return out
+
+    def _run_bound(self, batch: np.ndarray, device: str) -> np.ndarray:
+        """:meth:`run_batch` through onnxruntime's IO binding on ``device`` ("cuda", "cpu")."""
+        import onnxruntime as ort
+
+        binding = self._session.io_binding()
+        value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(batch), device, 0)
+        binding.bind_ortvalue_input(self._input_name, value)
+        binding.bind_output(self._session.get_outputs()[0].name, device)
+        self._session.run_with_iobinding(binding)
+        (out,) = binding.copy_outputs_to_cpu()
         return out
 
     def run_prepared(self, items: Sequence[Prepared]) -> list[np.ndarray]:
@@ -163,12 +184,19 @@ class ImageModel(Model, abc.ABC):
         """The result as ``(color (H, W, C), alpha (H, W) or None)`` of ``item.dtype``
         (runs in encode threads)."""
 
+    #: Whether grey inputs come back grey (upscaling, inpainting) rather than as the network's
+    #: channel count (translation: a grey photo through an RGB model comes back RGB).
+    keeps_grey: bool = False
+
     def _output_dtype(self, original: ImageLike, dtype: np.dtype) -> np.dtype:
         from PIL import Image
 
-        if isinstance(original, Image.Image) and dtype == np.uint16 and self.card.out_channels == 3:
-            return np.dtype(np.uint8)  # Pillow has no 16-bit RGB mode
-        return np.dtype(dtype)
+        if not isinstance(original, Image.Image) or dtype != np.uint16:
+            return np.dtype(dtype)
+        grey = self.card.out_channels == 1 or (
+            self.keeps_grey and original.mode in ("L", "LA", "I;16", "I", "1")
+        )
+        return np.dtype(dtype if grey else np.uint8)  # Pillow has no 16-bit RGB mode
 
     @overload
     def __call__(self, image: Image.Image) -> Image.Image: ...

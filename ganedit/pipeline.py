@@ -16,7 +16,7 @@ import queue
 import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Protocol
 
 import numpy as np
@@ -24,6 +24,8 @@ import numpy as np
 from . import imageio
 from ._files import stale_temporaries
 from .errors import GaneditError
+from .inpaint import Inpainter
+from .masks import MaskError, MaskSource, read_mask
 from .model import ImageModel, WorkItem
 from .report import FileResult, Report
 
@@ -75,10 +77,20 @@ class Progress(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """One input file and where its result goes."""
+    """One input file and where its result goes.
+
+    Attributes:
+        source: The input image.
+        output: Where the result is written.
+        relative: The input's path relative to the folder it was found in (its name for a
+            file given directly); masks are matched by it.
+        mask: The inpainting mask of this image, if any.
+    """
 
     source: Path
     output: Path
+    relative: PurePath | None = None
+    mask: Path | None = None
 
 
 def _walk(root: Path, recursive: bool, skip: Path | None) -> Iterator[Path]:
@@ -119,10 +131,11 @@ def plan_jobs(
             raise GaneditError(f"input {given} does not exist")
         root = given.resolve()
         if root.is_dir():
-            pairs = [(p, out / p.relative_to(root)) for p in _walk(root, recursive, out)]
+            pairs = [(p, p.relative_to(root)) for p in _walk(root, recursive, out)]
         else:
-            pairs = [(root, out / root.name)]
-        for source, target in pairs:
+            pairs = [(root, PurePath(root.name))]
+        for source, relative in pairs:
+            target = out / relative
             if ext is not None:
                 target = target.with_suffix(ext)
             if target.suffix.lower() not in imageio.IMAGE_SUFFIXES:
@@ -140,7 +153,7 @@ def plan_jobs(
                     rejected.append(FileResult(source, None, "failed", reason))
             else:
                 claimed[target] = source
-                jobs.append(Job(source, target))
+                jobs.append(Job(source, target, relative))
     return jobs, rejected
 
 
@@ -156,9 +169,17 @@ class _Decoded:
 def _decode(job: Job, model: ImageModel) -> _Decoded:
     image = imageio.decode_image(job.source)
     fmt = imageio.format_for_suffix(job.output.suffix)
-    dtype = image.color.dtype if fmt in _SIXTEEN_BIT_FORMATS else np.dtype(np.uint8)
+    dtype = np.dtype(image.color.dtype if fmt in _SIXTEEN_BIT_FORMATS else np.uint8)
     try:
-        item = model.begin(image.color, image.alpha, np.dtype(dtype))
+        if isinstance(model, Inpainter):
+            if job.mask is None:
+                raise GaneditError("no mask given")
+            hole = read_mask(job.mask, invert=model.options.invert_mask)
+            item = model.begin_masked(
+                image.color, image.alpha, dtype, hole, mask_name=f"mask {job.mask}"
+            )
+        else:
+            item = model.begin(image.color, image.alpha, dtype)
     except ValueError as exc:
         raise GaneditError(str(exc)) from exc
     return _Decoded(job, item, image.exif, image.icc_profile, image.dpi)
@@ -296,6 +317,25 @@ class _Runner:
         return done
 
 
+def _attach_masks(jobs: list[Job], masks: MaskSource) -> tuple[list[Job], list[FileResult]]:
+    """Give each job its mask; images without one fail. Mask files that the inputs picked up
+    (a masks folder inside, or equal to, an input folder) are not images to inpaint."""
+    found: list[Job | FileResult] = []
+    for job in jobs:
+        try:
+            mask = masks.find(job.relative or PurePath(job.source.name), source=job.source)
+        except MaskError as exc:
+            found.append(FileResult(job.source, None, "failed", str(exc)))
+        else:
+            found.append(dataclasses.replace(job, mask=mask.resolve()))
+    mask_files = {item.mask for item in found if isinstance(item, Job)}
+    kept = [item for item in found if item.source not in mask_files]
+    return (
+        [item for item in kept if isinstance(item, Job)],
+        [item for item in kept if isinstance(item, FileResult)],
+    )
+
+
 def _remove_stale_temporaries(jobs: list[Job]) -> None:
     """Delete temporary files an interrupted earlier run left beside our outputs."""
     for folder in {job.output.parent for job in jobs}:
@@ -311,6 +351,7 @@ def process_folder(
     *,
     settings: FolderSettings | None = None,
     progress: Progress | None = None,
+    masks: MaskSource | str | os.PathLike[str] | None = None,
 ) -> Report:
     """Run ``model`` over files and folders, writing one output per input image.
 
@@ -321,17 +362,21 @@ def process_folder(
     reported and the job goes on.
 
     Args:
-        model: A loaded :class:`~ganedit.Translator`.
+        model: A loaded :class:`~ganedit.Translator`, :class:`~ganedit.Upscaler` or
+            :class:`~ganedit.Inpainter`.
         inputs: Image files and folders.
         output_dir: Where the results go (created if needed).
         settings: How to run; defaults to :class:`FolderSettings`.
         progress: Receives the total and each file's result.
+        masks: For an :class:`~ganedit.Inpainter`: one mask file for every image, or a folder
+            of masks matched by relative path and stem (see :class:`~ganedit.masks.MaskSource`).
 
     Returns:
         A :class:`~ganedit.report.Report`; ``report.exit_code`` is 1 when any file failed.
 
     Raises:
-        GaneditError: An input does not exist or the model cannot run folder jobs.
+        GaneditError: An input or the masks do not exist, the model cannot run folder jobs,
+            or masks are missing for an inpainting model (or given to another kind).
 
     Example:
         >>> report = ganedit.process_folder(ganedit.load("horse2zebra"), ["photos"], "out")
@@ -341,6 +386,14 @@ def process_folder(
     if not isinstance(model, ImageModel):
         raise GaneditError(f"process_folder cannot run {type(model).__name__} models")
     jobs, rejected = plan_jobs(inputs, output_dir, recursive=settings.recursive, ext=settings.ext)
+    if isinstance(model, Inpainter):
+        if masks is None:
+            raise GaneditError("an inpainting model needs masks: give --mask FILE_OR_FOLDER")
+        source = masks if isinstance(masks, MaskSource) else MaskSource(Path(masks))
+        jobs, unmatched = _attach_masks(jobs, source)
+        rejected = [r for r in rejected if r.source not in {j.mask for j in jobs}] + unmatched
+    elif masks is not None:
+        raise GaneditError(f"{model.card.name} is not an inpainting model; it takes no masks")
     report = Report()
     lock = threading.Lock()
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .model import ImageLike, ImageModel, WorkItem, register_task
+from .model import ImageModel, WorkItem, register_task
 from .processing import convert_depth
 from .resize import outscale_size, resize_float, upscale_with_alpha
 from .tiling import looks_like_oom, min_tile_size, run_tiled_adaptive
@@ -92,6 +92,7 @@ class Upscaler(ImageModel):
     """
 
     options: UpscaleOptions = UpscaleOptions()
+    keeps_grey = True
 
     def with_options(self, **changes: Any) -> Upscaler:
         """A copy (sharing the loaded network) with some :class:`UpscaleOptions` changed."""
@@ -153,16 +154,6 @@ class Upscaler(ImageModel):
         if alpha is not None:
             alpha = convert_depth(np.clip(alpha, 0.0, 1.0), item.dtype)
         return color, alpha
-
-    def _output_dtype(self, original: ImageLike, dtype: np.dtype) -> np.dtype:
-        from PIL import Image
-
-        grey = self.card.out_channels == 1 or (
-            isinstance(original, Image.Image) and original.mode in ("L", "LA", "I;16", "I", "1")
-        )
-        if isinstance(original, Image.Image) and dtype == np.uint16 and not grey:
-            return np.dtype(np.uint8)  # Pillow has no 16-bit RGB mode
-        return np.dtype(dtype)
 
     # -- the work -------------------------------------------------------------------------------
 

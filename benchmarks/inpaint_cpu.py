@@ -17,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -81,6 +82,8 @@ def train_model(work: Path, args: argparse.Namespace) -> tuple[Path, float]:
         str(args.crop_size),
         "--batch-size",
         str(args.batch_size),
+        "--epochs",
+        str(10**6),  # few photos: an epoch is one step, so --max-steps decides
         "--seed",
         "0",
         "--device",
@@ -116,12 +119,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--masks-per-image", type=int, default=4)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--save-model", type=Path, default=None, help="keep the trained .onnx")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         seconds = None
         model_path = args.model
         if model_path is None:
             model_path, seconds = train_model(Path(tmp), args)
+            if args.save_model is not None:
+                shutil.copyfile(model_path, args.save_model)
         methods = {
             "ganedit model": ganedit.load(model_path, device="cpu", threads=args.threads),
             "cv2-telea": ganedit.load("cv2-telea"),

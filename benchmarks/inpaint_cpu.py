@@ -82,6 +82,10 @@ def train_model(work: Path, args: argparse.Namespace) -> tuple[Path, float]:
         str(args.crop_size),
         "--batch-size",
         str(args.batch_size),
+        "--lr",
+        str(args.lr),
+        "--lambda-gan",
+        str(args.lambda_gan),
         "--epochs",
         str(10**6),  # few photos: an epoch is one step, so --max-steps decides
         "--seed",
@@ -117,6 +121,8 @@ def main() -> None:
     parser.add_argument("--ngf", type=int, default=16)
     parser.add_argument("--crop-size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--lambda-gan", type=float, default=0.1)
     parser.add_argument("--masks-per-image", type=int, default=4)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--save-model", type=Path, default=None, help="keep the trained .onnx")
@@ -151,7 +157,8 @@ def main() -> None:
     if seconds is not None:
         print(
             f"trained {args.steps} steps, batch {args.batch_size} x {args.crop_size}² crops, "
-            f"ngf {args.ngf}, on {len(TRAIN)} photos: {seconds:.0f} s of CPU training"
+            f"ngf {args.ngf}, lr {args.lr:g}, lambda_gan {args.lambda_gan:g}, on {len(TRAIN)} "
+            f"photos: {seconds:.0f} s of CPU training"
         )
     sizes = sorted({f"{img.shape[1]}x{img.shape[0]}" for _, img, _ in work})
     print(

@@ -5,7 +5,9 @@ Trains (unless ``--model`` is given) a small gated-convolution inpainting networ
 masks (brush strokes and boxes, the training generator with fixed seeds) in *other* photographs
 with the model, ``cv2-telea`` and ``cv2-ns``, all through ``ganedit.load(...)(image, mask)``.
 Scores are inside the hole only (outside, every method returns the input exactly): PSNR, and
-mean absolute error in 8-bit grey levels. Throughput is images per second over the same
+mean absolute error in 8-bit grey levels. The model is scored with the default ``crop``
+strategy (full resolution around each hole) and with ``resize`` (the image shrunk so that its
+holes come closer to the scale of the training crops). Throughput is images per second over the same
 image/mask pairs, one image at a time, after one warm-up pass.
 
 Usage::
@@ -86,6 +88,8 @@ def train_model(work: Path, args: argparse.Namespace) -> tuple[Path, float]:
         str(args.lr),
         "--lambda-gan",
         str(args.lambda_gan),
+        "--hole-weight",
+        str(args.hole_weight),
         "--epochs",
         str(10**6),  # few photos: an epoch is one step, so --max-steps decides
         "--seed",
@@ -123,6 +127,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--lambda-gan", type=float, default=0.1)
+    parser.add_argument("--hole-weight", type=float, default=6.0)
+    parser.add_argument(
+        "--resize-limits",
+        default="256",
+        help="also score the model with --strategy resize at these longer sides (comma list)",
+    )
     parser.add_argument("--masks-per-image", type=int, default=4)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--save-model", type=Path, default=None, help="keep the trained .onnx")
@@ -134,18 +144,22 @@ def main() -> None:
             model_path, seconds = train_model(Path(tmp), args)
             if args.save_model is not None:
                 shutil.copyfile(model_path, args.save_model)
-        methods = {
-            "ganedit model": ganedit.load(model_path, device="cpu", threads=args.threads),
-            "cv2-telea": ganedit.load("cv2-telea"),
-            "cv2-ns": ganedit.load("cv2-ns"),
-        }
+        model = ganedit.load(model_path, device="cpu", threads=args.threads)
+        methods = {"model, crop": (model, {})}
+        for limit in filter(None, args.resize_limits.split(",")):
+            methods[f"model, resize {int(limit)}"] = (
+                model,
+                {"strategy": "resize", "resize_limit": int(limit)},
+            )
+        methods["cv2-telea"] = (ganedit.load("cv2-telea"), {})
+        methods["cv2-ns"] = (ganedit.load("cv2-ns"), {})
         work = pairs(args.masks_per_image)
         rows = []
-        for label, method in methods.items():
-            method(work[0][1], work[0][2])  # warm-up
+        for label, (method, options) in methods.items():
+            method(work[0][1], work[0][2], **options)  # warm-up
             psnrs, l1s = [], []
             start = time.perf_counter()
-            results = [method(image, hole) for _, image, hole in work]
+            results = [method(image, hole, **options) for _, image, hole in work]
             elapsed = time.perf_counter() - start
             for (_, image, hole), result in zip(work, results, strict=True):
                 assert np.array_equal(result[~hole], image[~hole])
@@ -157,7 +171,8 @@ def main() -> None:
     if seconds is not None:
         print(
             f"trained {args.steps} steps, batch {args.batch_size} x {args.crop_size}² crops, "
-            f"ngf {args.ngf}, lr {args.lr:g}, lambda_gan {args.lambda_gan:g}, on {len(TRAIN)} "
+            f"ngf {args.ngf}, lr {args.lr:g}, lambda_gan {args.lambda_gan:g}, "
+            f"hole_weight {args.hole_weight:g}, on {len(TRAIN)} "
             f"photos: {seconds:.0f} s of CPU training"
         )
     sizes = sorted({f"{img.shape[1]}x{img.shape[0]}" for _, img, _ in work})
@@ -165,9 +180,9 @@ def main() -> None:
         f"{len(work)} image/mask pairs ({', '.join(sizes)}), holes cover {coverage:.0%} "
         "on average; scores inside the hole"
     )
-    print(f"{'method':<14} {'PSNR dB':>8} {'L1 (grey levels)':>17} {'images/s':>9}")
+    print(f"{'method':<18} {'PSNR dB':>8} {'L1 (grey levels)':>17} {'images/s':>9}")
     for label, p, l1, speed in rows:
-        print(f"{label:<14} {p:>8.2f} {l1:>17.2f} {speed:>9.2f}")
+        print(f"{label:<18} {p:>8.2f} {l1:>17.2f} {speed:>9.2f}")
 
 
 if __name__ == "__main__":

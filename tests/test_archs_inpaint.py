@@ -17,7 +17,12 @@ from ganedit.archs import (  # noqa: E402
     detect_generator,
     load_generator,
 )
-from ganedit.archs.inpaint import SIZE_MULTIPLE, inpaint_spec, is_inpaint  # noqa: E402
+from ganedit.archs.inpaint import (  # noqa: E402
+    FEATURE_GAIN,
+    SIZE_MULTIPLE,
+    inpaint_spec,
+    is_inpaint,
+)
 from ganedit.card import MaskSpec  # noqa: E402
 from ganedit.errors import CheckpointError  # noqa: E402
 
@@ -52,6 +57,37 @@ class TestGatedConv2d:
     def test_one_convolution_gives_features_and_gate(self):
         conv = GatedConv2d(3, 5, 5)
         assert conv.conv.weight.shape == (10, 3, 5, 5)
+
+    def test_initialisation_is_he_normal_with_scaled_features_and_zero_bias(self):
+        torch.manual_seed(0)
+        conv = GatedConv2d(64, 64, 3)
+        features, gate = conv.conv.weight.detach().split(64, dim=0)
+        he_std = (2 / (64 * 9)) ** 0.5
+        assert float(gate.std()) == pytest.approx(he_std, rel=0.05)
+        assert float(features.std()) == pytest.approx(FEATURE_GAIN * he_std, rel=0.05)
+        assert not conv.conv.bias.any()
+
+    @staticmethod
+    def _spread(stage: nn.Module) -> float:
+        """Largest over smallest activation std across a stage's gated layers."""
+        x = _input(1, 128, 128)
+        scales = []
+        with torch.no_grad():
+            for layer in [*stage.encoder, *stage.dilated, *stage.decoder]:
+                x = layer(x)
+                scales.append(float(x.std()))
+        return max(scales) / min(scales)
+
+    def test_untrained_stage_keeps_the_signal_through_its_depth(self):
+        torch.manual_seed(0)
+        stage = InpaintGenerator(ngf=16).coarse
+        assert self._spread(stage) < 4
+        # PyTorch's default initialisation shrinks it more than tenfold: the untrained
+        # generator then outputs a near-constant image.
+        for module in stage.modules():
+            if isinstance(module, GatedConv2d):
+                module.conv.reset_parameters()
+        assert self._spread(stage) > 10
 
     def test_without_activation_gates_raw_features(self):
         conv = GatedConv2d(2, 3, 3, activation=False)

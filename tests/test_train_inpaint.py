@@ -38,7 +38,12 @@ from ganedit.train.config import (  # noqa: E402
     TrainConfig,
 )
 from ganedit.train.data_layout import DatasetError  # noqa: E402
-from ganedit.train.inpaint import Inpainting, hinge_d_loss, hinge_g_loss  # noqa: E402
+from ganedit.train.inpaint import (  # noqa: E402
+    Inpainting,
+    hinge_d_loss,
+    hinge_g_loss,
+    weighted_l1,
+)
 from ganedit.train.inpaint_data import InpaintDataset  # noqa: E402
 from ganedit.train.recipe import Precision  # noqa: E402
 
@@ -174,7 +179,7 @@ def test_hinge_losses() -> None:
 
 
 def test_step_losses_equal_the_hand_computed_ones() -> None:
-    recipe = _recipe(InpaintLoss(lambda_l1=1.5, lambda_gan=0.3))
+    recipe = _recipe(InpaintLoss(lambda_l1=1.5, lambda_gan=0.3, hole_weight=4.0))
     recipe.train()
     generator, disc = copy.deepcopy(recipe.nets["G"]), copy.deepcopy(recipe.nets["D"])
     batch = _batch()
@@ -187,11 +192,26 @@ def test_step_losses_equal_the_hand_computed_ones() -> None:
         composite = masked + refined * mask
         scores = disc(torch.cat([torch.cat([target, mask], 1), torch.cat([composite, mask], 1)]))
         real, fake = scores.chunk(2)
-    assert losses["G_L1_coarse"] == pytest.approx(1.5 * float(F.l1_loss(coarse, target)))
-    assert losses["G_L1_refined"] == pytest.approx(1.5 * float(F.l1_loss(refined, target)))
+    weights = 1 + 3 * mask  # hole pixels count 4 times
+    expect_coarse = float(((coarse - target).abs() * weights).mean())
+    expect_refined = float(((refined - target).abs() * weights).mean())
+    assert losses["G_L1_coarse"] == pytest.approx(1.5 * expect_coarse, rel=1e-5)
+    assert losses["G_L1_refined"] == pytest.approx(1.5 * expect_refined, rel=1e-5)
     assert losses["D"] == pytest.approx(float(hinge_d_loss(real, fake)), rel=1e-5)
     assert set(losses) == {"G_L1_coarse", "G_L1_refined", "G_GAN", "D"}
     assert all(np.isfinite(v) for v in losses.values())
+
+
+def test_weighted_l1_weighs_hole_pixels_and_reduces_to_plain_l1() -> None:
+    output, target = torch.zeros(1, 1, 2, 2), torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+    mask = torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])
+    assert float(weighted_l1(output, target, mask, 1.0)) == pytest.approx(
+        float(F.l1_loss(output, target))
+    )
+    # (6·1 + 2 + 3 + 4) / 4: the hole pixel's error of 1 counts six times.
+    assert float(weighted_l1(output, target, mask, 6.0)) == pytest.approx(15 / 4)
+    # A hole weight under 1 favours the known pixels.
+    assert float(weighted_l1(output, target, mask, 0.5)) == pytest.approx(9.5 / 4)
 
 
 def test_generator_update_sends_no_gradient_into_d() -> None:
@@ -312,7 +332,15 @@ def cli_onnx(cli_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_help_shows_the_inpainting_options() -> None:
     result = _invoke("train", "inpaint", "--help")
     assert result.exit_code == 0, result.output
-    texts = ["--masks", "--mask-coverage", "--mask-kind", "--lambda-l1", "--lambda-gan", "--ngf"]
+    texts = [
+        "--masks",
+        "--mask-coverage",
+        "--mask-kind",
+        "--lambda-l1",
+        "--lambda-gan",
+        "--hole-weight",
+        "--ngf",
+    ]
     assert [text for text in texts if text not in result.output] == []
 
 
@@ -332,7 +360,7 @@ def test_cli_run_stores_the_resolved_options(cli_run: Path) -> None:
     config = json.loads((cli_run / "config.json").read_text())
     assert config["recipe"] == "inpaint"
     assert config["net"] == {"ngf": 4, "ndf": 4, "n_layers_d": 3, "in_channels": 3}
-    assert config["loss"] == {"lambda_l1": 1.0, "lambda_gan": 0.1}
+    assert config["loss"] == {"lambda_l1": 1.0, "lambda_gan": 0.1, "hole_weight": 6.0}
     assert (config["optim"]["lr"], config["optim"]["beta1"], config["optim"]["beta2"]) == (
         1e-4,
         0.5,

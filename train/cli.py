@@ -594,6 +594,13 @@ def _coverage(ctx: click.Context, param: click.Parameter, value: tuple[float, fl
             show_default=True,
             help="Weight of the generator's hinge GAN loss.",
         ),
+        click.option(
+            "--hole-weight",
+            type=click.FloatRange(min=0, min_open=True),
+            default=6.0,
+            show_default=True,
+            help="Weight of a hole pixel's L1 error relative to a known pixel's.",
+        ),
         *_run_tail_options(),
     ]
 )
@@ -626,7 +633,9 @@ def inpaint(**o: Any) -> None:
         optim=OptimOptions(
             lr=o["lr"], beta1=o["beta1"], beta2=0.999, epochs=o["epochs"], epochs_decay=0
         ),
-        loss=InpaintLoss(lambda_l1=o["lambda_l1"], lambda_gan=o["lambda_gan"]),
+        loss=InpaintLoss(
+            lambda_l1=o["lambda_l1"], lambda_gan=o["lambda_gan"], hole_weight=o["hole_weight"]
+        ),
         run=_run_options(o),
         masks=MaskOptions(
             kind=o["mask_kind"],

@@ -224,7 +224,11 @@ class InpaintLoss:
 
     Attributes:
         lambda_l1: Weight of each stage's L1 loss to the target over the whole image (coarse
-            and refined, holes and known pixels alike, as DeepFill v2's ``ae_loss``).
+            and refined, as DeepFill v2's ``ae_loss``).
+        hole_weight: Weight of a hole pixel's L1 error relative to a known pixel's (1 weighs
+            them alike, as DeepFill v2; Liu et al. 2018 weigh holes 6 to 1). Known pixels are
+            easy to reproduce and outnumber the holes, so with 1 most of the loss goes to
+            copying what is already there.
         lambda_gan: Weight of the generator's hinge GAN loss on the composited output.
             DeepFill v2 uses 1 with 48 filters and batches of 16; 0.1 keeps small, short runs
             led by the L1 loss.
@@ -232,6 +236,7 @@ class InpaintLoss:
 
     lambda_l1: float = 1.0
     lambda_gan: float = 0.1
+    hole_weight: float = 6.0
 
 
 @dataclasses.dataclass(frozen=True)

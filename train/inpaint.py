@@ -7,11 +7,13 @@ Each step, on a batch of photo crops with hole masks:
 2. The discriminator (image + mask, spectral norm) scores real crops against composites with
    the hinge loss, ``0.5 · mean(relu(1 - D(real))) + 0.5 · mean(relu(1 + D(fake)))``, real and
    fake in one batch (DeepFill v2's ``gan_hinge_loss``).
-3. The generator minimises ``lambda_l1 · (|coarse - x| + |refined - x|)`` (means over the whole
-   image, as DeepFill v2's ``ae_loss``) plus ``lambda_gan · -mean(D(composite))`` through the
-   frozen discriminator.
+3. The generator minimises ``lambda_l1 · (L(coarse) + L(refined))`` plus
+   ``lambda_gan · -mean(D(composite))`` through the frozen discriminator, where ``L`` is the
+   L1 error to the target over the whole image with hole pixels weighted ``hole_weight``
+   (:func:`weighted_l1`; weight 1 is DeepFill v2's ``ae_loss``).
 
-Defaults: ``lambda_l1`` 1.0 each stage, ``lambda_gan`` 0.1 (DeepFill v2 uses 1.0 with 48
+Defaults: ``lambda_l1`` 1.0 each stage, ``hole_weight`` 6 (Liu et al. 2018's hole to valid
+ratio), ``lambda_gan`` 0.1 (DeepFill v2 uses 1.0 with 48
 filters and batches of 16; small CPU runs with tiny batches stay stable with the L1 terms
 leading), Adam lr 1e-4 with betas (0.5, 0.999) for both networks, constant rate (DeepFill v2's
 settings). Why SN-PatchGAN + hinge and not R1: see :mod:`ganedit.archs.inpaint`.
@@ -38,7 +40,7 @@ from .config import InpaintLoss, InpaintNetworkOptions, MaskOptions, OptimOption
 from .inpaint_data import InpaintDataset
 from .recipe import Precision, Recipe, Wrap, requires_grad
 
-__all__ = ["Inpainting", "hinge_d_loss", "hinge_g_loss"]
+__all__ = ["Inpainting", "hinge_d_loss", "hinge_g_loss", "weighted_l1"]
 
 
 def hinge_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
@@ -49,6 +51,17 @@ def hinge_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.
 def hinge_g_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """The generator's hinge loss: raise the discriminator's scores of its outputs."""
     return -fake_scores.mean()
+
+
+def weighted_l1(
+    output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, hole_weight: float
+) -> torch.Tensor:
+    """Mean absolute error with hole pixels (``mask`` 1) weighted ``hole_weight`` and known
+    pixels 1; with ``hole_weight`` 1 it is ``F.l1_loss(output, target)``."""
+    error = (output - target).abs()
+    if hole_weight == 1:
+        return error.mean()
+    return (error * (1 + (hole_weight - 1) * mask)).mean()
 
 
 class _BothStages(nn.Module):
@@ -137,8 +150,8 @@ class Inpainting(Recipe):
         requires_grad([self.nets["D"]], False)
         self.optimizers["G"].zero_grad(set_to_none=True)
         with prec.autocast():
-            loss_coarse = F.l1_loss(coarse, target) * opts.lambda_l1
-            loss_refined = F.l1_loss(refined, target) * opts.lambda_l1
+            loss_coarse = weighted_l1(coarse, target, mask, opts.hole_weight) * opts.lambda_l1
+            loss_refined = weighted_l1(refined, target, mask, opts.hole_weight) * opts.lambda_l1
             loss_gan = hinge_g_loss(self.nets["D"](torch.cat([composite, mask], 1)))
             loss_gan = loss_gan * opts.lambda_gan
             loss_g = loss_coarse + loss_refined + loss_gan

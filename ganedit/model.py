@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import copy
 import dataclasses
 import os
 from collections.abc import Hashable, Iterable, Iterator, Sequence
@@ -21,7 +22,15 @@ if TYPE_CHECKING:
     import onnxruntime
     from PIL import Image
 
-__all__ = ["ImageModel", "Model", "Translator", "WorkItem", "model_for_card", "register_task"]
+__all__ = [
+    "ImageModel",
+    "Model",
+    "TranslateOptions",
+    "Translator",
+    "WorkItem",
+    "model_for_card",
+    "register_task",
+]
 
 ImageLike = TypeVar("ImageLike", "Image.Image", np.ndarray)
 
@@ -167,9 +176,21 @@ def _as_original_kind(
     return Image.fromarray(color)  # 2 -> "LA", 3 -> "RGB", 4 -> "RGBA"
 
 
+_Self = TypeVar("_Self", bound="ImageModel")
+
+
 class ImageModel(Model, abc.ABC):
     """A model from images to images; subclasses define :meth:`begin`, :meth:`run_items` and
-    :meth:`finish`, which both the Python API and the folder pipeline drive."""
+    :meth:`finish`, which both the Python API and the folder pipeline drive, and keep their
+    settings in ``options``, a frozen dataclass."""
+
+    options: Any
+
+    def with_options(self: _Self, **changes: Any) -> _Self:
+        """A copy (sharing the loaded network) with some of its ``options`` changed."""
+        clone = copy.copy(self)
+        clone.options = dataclasses.replace(self.options, **changes)
+        return clone
 
     @abc.abstractmethod
     def begin(self, color: np.ndarray, alpha: np.ndarray | None, dtype: np.dtype) -> WorkItem:
@@ -246,16 +267,39 @@ class ImageModel(Model, abc.ABC):
                 yield _as_original_kind(original, *self.finish(item, output))
 
 
+@dataclasses.dataclass(frozen=True)
+class TranslateOptions:
+    """How a :class:`Translator` runs.
+
+    Attributes:
+        bucket: Pad each image up to a multiple of this many pixels (0: only to the model's
+            size multiple), so that photos of nearby sizes share one shape and batch
+            together. Padding is mirrored and cropped off again, but it widens what the
+            network sees: pixels within its receptive field of the right and bottom edges,
+            and for instance-normalised generators the whole image's statistics, change
+            slightly with it.
+    """
+
+    bucket: int = 0
+
+    def __post_init__(self) -> None:
+        if self.bucket < 0:
+            raise ValueError(f"bucket must be >= 0, got {self.bucket}")
+
+
 class Translator(ImageModel):
     """Image-to-image translation (CycleGAN, pix2pix): output has the input's size.
 
     Example:
         >>> t = ganedit.load("horse2zebra")
         >>> zebra = t(Image.open("horse.jpg"))
+        >>> fast = t.with_options(bucket=64)  # nearby sizes batch together
     """
 
+    options: TranslateOptions = TranslateOptions()
+
     def begin(self, color: np.ndarray, alpha: np.ndarray | None, dtype: np.dtype) -> WorkItem:
-        prepared = prepare(color, self.card)
+        prepared = prepare(color, self.card, bucket=self.options.bucket)
         return WorkItem(prepared, alpha, np.dtype(dtype), prepared.shape_key)
 
     def run_items(self, items: Sequence[WorkItem]) -> list[Any]:

@@ -7,6 +7,7 @@ network needs and the output scale. Images are never resized; they are padded an
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -60,9 +61,14 @@ def _match_channels(x: np.ndarray, channels: int) -> np.ndarray:
     raise ValueError(f"cannot feed a {have}-channel image to a {channels}-channel model")
 
 
-def pad_amounts(height: int, width: int, card: ModelCard) -> tuple[int, int]:
-    """Rows and columns to add (bottom, right) so the network accepts the image."""
-    m = card.size_multiple
+def pad_amounts(height: int, width: int, card: ModelCard, bucket: int = 0) -> tuple[int, int]:
+    """Rows and columns to add (bottom, right) so the network accepts the image.
+
+    ``bucket`` > 0 pads further, to a multiple of ``bucket`` (and of the size multiple), so
+    that images of nearby sizes share one shape: they batch together, and the GPU's
+    per-shape set-up (cuDNN algorithm search, TensorRT engines) is done once per bucket.
+    """
+    m = math.lcm(card.size_multiple, bucket) if bucket else card.size_multiple
 
     def target(n: int) -> int:
         return -(-max(n, card.min_size) // m) * m
@@ -82,18 +88,20 @@ def _pad(x: np.ndarray, pad_h: int, pad_w: int) -> np.ndarray:
     return x
 
 
-def prepare(pixels: np.ndarray, card: ModelCard) -> Prepared:
+def prepare(pixels: np.ndarray, card: ModelCard, *, bucket: int = 0) -> Prepared:
     """Turn an image into the network's input.
 
     Args:
         pixels: ``(H, W)`` or ``(H, W, C)`` with C in {1, 3}; uint8 (0..255), uint16
             (0..65535) or float (0..1). No alpha: split it off first.
         card: The model card.
+        bucket: Pad to a multiple of this too (see :func:`pad_amounts`); 0 pads only to the
+            card's size multiple.
 
     Returns:
         :class:`Prepared` holding ``(card.in_channels, Hp, Wp)`` float32 where 0 maps to
         ``input_range[0]`` and full scale to ``input_range[1]``, padded to the card's size
-        multiple (and ``min_size``) at the bottom and right.
+        multiple (and ``min_size``, and ``bucket``) at the bottom and right.
 
     Raises:
         ValueError: The array has an unsupported shape or channel count.
@@ -114,7 +122,7 @@ def prepare(pixels: np.ndarray, card: ModelCard) -> Prepared:
     lo, hi = card.input_range
     x = x * np.float32(hi - lo) + np.float32(lo)
     chw = np.ascontiguousarray(x.transpose(2, 0, 1))
-    pad_h, pad_w = pad_amounts(height, width, card)
+    pad_h, pad_w = pad_amounts(height, width, card, bucket)
     chw = _pad(chw, pad_h, pad_w)
     return Prepared(tensor=np.ascontiguousarray(chw, dtype=np.float32), height=height, width=width)
 

@@ -14,7 +14,6 @@ What it does to each image:
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 from collections.abc import Sequence
@@ -93,12 +92,6 @@ class Upscaler(ImageModel):
 
     options: UpscaleOptions = UpscaleOptions()
     keeps_grey = True
-
-    def with_options(self, **changes: Any) -> Upscaler:
-        """A copy (sharing the loaded network) with some :class:`UpscaleOptions` changed."""
-        clone = copy.copy(self)
-        clone.options = dataclasses.replace(self.options, **changes)
-        return clone
 
     def __call__(  # type: ignore[override]
         self,

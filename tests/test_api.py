@@ -311,6 +311,39 @@ def test_map_is_lazy(resnet_translator: Translator) -> None:
     assert first.shape == (20, 20, 3)
 
 
+def test_bucket_batches_nearby_sizes_together(
+    resnet_translator: Translator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucketed = resnet_translator.with_options(bucket=32)
+    assert resnet_translator.options.bucket == 0  # the original is unchanged
+    assert bucketed._session is resnet_translator._session  # one loaded network
+    batches: list[int] = []
+    run = Translator.run_prepared
+
+    def spy(self: Translator, items: list) -> list:
+        batches.append(len(items))
+        return run(self, items)
+
+    monkeypatch.setattr(Translator, "run_prepared", spy)
+    rng = np.random.default_rng(3)
+    images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in [(30, 29), (25, 32)]]
+    together = list(bucketed.map(images, batch_size=2))
+    assert batches == [2]  # both pad to 32x32 and run as one batch
+    assert [out.shape for out in together] == [(30, 29, 3), (25, 32, 3)]
+    batches.clear()
+    apart = [bucketed(image) for image in images]
+    for one, other in zip(together, apart, strict=True):
+        np.testing.assert_array_equal(one, other)  # batching does not change the result
+    batches.clear()
+    list(resnet_translator.map(images, batch_size=2))
+    assert batches == [1, 1]  # without a bucket the two shapes differ
+
+
+def test_negative_bucket_is_rejected(resnet_translator: Translator) -> None:
+    with pytest.raises(ValueError, match="bucket must be >= 0"):
+        resnet_translator.with_options(bucket=-1)
+
+
 def test_map_rejects_batch_size_below_one(resnet_translator: Translator) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         list(resnet_translator.map([_rgb(20, 20)], batch_size=0))

@@ -93,6 +93,29 @@ def test_a_failed_file_exits_one(
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.jpg"]
 
 
+def test_bucket_runs_two_sizes_in_one_batch_and_keeps_sizes(
+    resnet_onnx: Path, images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ganedit import Translator
+
+    batches: list[list[tuple[int, ...]]] = []
+    run = Translator.run_prepared
+
+    def spy(self: Translator, items: list) -> list:
+        batches.append([item.tensor.shape for item in items])
+        return run(self, items)
+
+    monkeypatch.setattr(Translator, "run_prepared", spy)
+    out = tmp_path / "out"
+    args = ("translate", str(resnet_onnx), str(images), "-o", str(out), "--batch-size", "3")
+    result = _invoke(*args, "--bucket", "64")
+    assert result.exit_code == 0, result.output
+    assert batches == [[(3, 64, 64)] * 3]  # 20x20 and 37x53 share the 64x64 bucket
+    for name, size in {"a.png": (20, 20), "b.png": (53, 37), "c.jpg": (20, 20)}.items():
+        with Image.open(out / name) as image:
+            assert image.size == size
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -103,6 +126,7 @@ def test_a_failed_file_exits_one(
         (["{model}", "{images}", "--batch-size", "0"], "--batch-size"),
         (["{model}", "{images}", "--batch-size", "two"], "--batch-size"),
         (["{model}", "{images}", "--device", "tpu"], "--device"),
+        (["{model}", "{images}", "--bucket", "-8"], "--bucket"),
         (["{images}/a.png", "{images}"], "cannot load a .png file"),
         (["{images}/nothing.onnx", "{images}"], "does not exist"),
     ],
@@ -114,6 +138,7 @@ def test_a_failed_file_exits_one(
         "zero-batch-size",
         "text-batch-size",
         "bad-device",
+        "negative-bucket",
         "image-as-model",
         "missing-model-file",
     ],

@@ -94,6 +94,35 @@ def test_pad_amounts_reach_size_multiple_and_min_size(
     assert pad_amounts(*size, card) == expected
 
 
+@pytest.mark.parametrize(
+    ("size", "multiple", "bucket", "expected"),
+    [
+        ((250, 256), 4, 64, (6, 0)),  # both sides land on 256
+        ((257, 100), 4, 64, (63, 28)),
+        ((100, 100), 3, 64, (92, 92)),  # a multiple of 3 and of 64: 192
+        ((10, 10), 4, 0, (6, 6)),  # bucket 0: only the size multiple and min_size
+        ((10, 10), 4, 8, (6, 6)),  # min_size 16 is already a multiple of 8
+    ],
+)
+def test_bucket_pads_to_a_common_multiple(
+    size: tuple[int, int], multiple: int, bucket: int, expected: tuple[int, int]
+) -> None:
+    card = _card(size_multiple=multiple, min_size=16)
+    assert pad_amounts(*size, card, bucket) == expected
+
+
+def test_nearby_sizes_share_a_shape_key_with_a_bucket() -> None:
+    card = _card(size_multiple=4, min_size=16)
+    a, b = _ramp(250, 241, 3), _ramp(256, 200, 3)
+    assert prepare(a, card).shape_key != prepare(b, card).shape_key
+    bucketed_a, bucketed_b = prepare(a, card, bucket=64), prepare(b, card, bucket=64)
+    assert bucketed_a.shape_key == bucketed_b.shape_key == (3, 256, 256)
+    # The image itself is untouched at the top left; only padding is added.
+    np.testing.assert_array_equal(
+        bucketed_a.tensor[:, :250, :241], prepare(a, card).tensor[:, :250, :241]
+    )
+
+
 @pytest.mark.parametrize(("height", "width"), [(37, 53), (5, 6), (17, 31), (96, 95)])
 def test_padded_shape_is_a_multiple_of_size_multiple(height: int, width: int) -> None:
     x = prepare(_ramp(height, width, 3), _card(size_multiple=4, min_size=16)).tensor

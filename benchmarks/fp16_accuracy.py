@@ -21,10 +21,16 @@ features, 32 convs, PReLU). The SR nets' last layer is scaled so that their outp
 dozen grey levels rather than sitting flat. Images: scikit-image's astronaut, coffee and chelsea,
 centre crops (256² for translation, 64² for ×4 upscaling).
 
+With ``--cuda`` (on a GPU machine) it measures what users get instead: ``ganedit.load(ckpt,
+device="cuda", backend=B, half=True)`` against the same model without ``half``, through the
+public API on the uint8 photos, for every family above and the inpainting generator (its output
+compared inside the hole).
+
 Usage::
 
     .venv/bin/python benchmarks/fp16_accuracy.py            # ~2 minutes on 2 cores
     .venv/bin/python benchmarks/fp16_accuracy.py --torch    # + torch fp16 check (~1 more minute)
+    python benchmarks/fp16_accuracy.py --cuda --backend torch   # on a GPU: the real fp16 path
 """
 
 from __future__ import annotations
@@ -222,6 +228,41 @@ def torch_rows(work: Path, side: int) -> list[tuple[str, str, str, dict[str, flo
     return rows
 
 
+def cuda_rows(work: Path, backend: str) -> list[tuple[str, str, str, dict[str, float], float]]:
+    import ganedit
+    from ganedit.archs import InpaintGenerator
+
+    variant = f"{backend} fp16 on CUDA"
+    rows = []
+    for family, (_, _, side, _) in FAMILIES.items():
+        export(family, work)
+        ckpt = next(work.glob(f"{abs(hash(family))}.pth"))
+        fp32 = ganedit.load(ckpt, device="cuda", backend=backend)
+        fp16 = ganedit.load(ckpt, device="cuda", backend=backend, half=True)
+        size = side
+        if isinstance(fp32, ganedit.Upscaler):  # whole images, 4x the CPU crops
+            fp32, fp16, size = fp32.with_options(tile=0), fp16.with_options(tile=0), side * 4
+        for photo in PHOTOS:
+            image = crop(photo, size)
+            ref = fp32(image).astype(np.int32)
+            rows.append((family, photo, variant, compare(ref, fp16(image).astype(np.int32)),
+                         float(ref.std())))  # fmt: skip
+    torch.manual_seed(0)
+    ckpt = work / "inpaint.pth"
+    torch.save(InpaintGenerator(ngf=48).state_dict(), ckpt)
+    fp32 = ganedit.load(ckpt, device="cuda", backend=backend)
+    fp16 = ganedit.load(ckpt, device="cuda", backend=backend, half=True)
+    hole = np.zeros((256, 256), bool)
+    hole[64:160, 80:200] = True
+    for photo in PHOTOS:
+        image = crop(photo, 256)
+        ref = fp32(image, hole).astype(np.int32)[hole]
+        got = fp16(image, hole).astype(np.int32)[hole]
+        rows.append(("gated inpaint, ngf 48 (in the hole)", photo, variant, compare(ref, got),
+                     float(ref.std())))  # fmt: skip
+    return rows
+
+
 def table(rows: list[tuple[str, str, str, dict[str, float], float]]) -> str:
     lines = [
         "| network | photo | variant | max | 99.9 % | mean | output std |",
@@ -240,11 +281,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--torch", action="store_true", help="Also run torch's fp16 CPU kernels.")
     parser.add_argument("--torch-size", type=int, default=64, help="Crop side for --torch.")
+    parser.add_argument("--cuda", action="store_true", help="Measure ganedit's fp16 on CUDA.")
+    parser.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch")
     args = parser.parse_args()
-    torch.set_num_threads(2)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        if args.cuda:
+            print(f"ganedit fp16 vs fp32 on CUDA ({args.backend}), 8-bit grey levels:\n")
+            print(table(cuda_rows(work, args.backend)))
+            print(f"\nwall time {time.perf_counter() - start:.0f} s")
+            return
+        torch.set_num_threads(2)
         print("Differences from float32 in 8-bit grey levels (max, 99.9th percentile, mean):\n")
         print(table(onnx_rows(work)))
         if args.torch:

@@ -58,7 +58,9 @@ def build(net: str, seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
     if net == "resnet9":
         return ResnetGenerator(in_channels=3, out_channels=3, ngf=64, n_blocks=9).eval()
-    module = RRDBNet(num_in_ch=3, num_out_ch=3, scale=4, num_feat=64, num_block=23, num_grow_ch=32)
+    module = RRDBNet(
+        in_channels=3, out_channels=3, scale=4, num_feat=64, num_block=23, num_grow_ch=32
+    )
     return module.eval()
 
 

@@ -5,7 +5,6 @@ Also run as ``torchrun --nproc_per_node=N -m ganedit.train cyclegan ...`` for DD
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,22 +14,27 @@ import click
 
 from ganedit.errors import GaneditError
 
+from .cli_inpaint import inpaint
+from .cli_options import (
+    CONTEXT,
+    decorate,
+    require_data_and_out,
+    run_head_options,
+    run_options,
+    run_tail_options,
+    run_training,
+)
+from .cli_sr import sr
 from .config import (
     CycleGANLoss,
     DataOptions,
-    InpaintLoss,
-    InpaintNetworkOptions,
-    MaskOptions,
     NetworkOptions,
     OptimOptions,
     Pix2PixLoss,
-    RunOptions,
-    SRLoss,
-    SRNetworkOptions,
     TrainConfig,
 )
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+__all__ = ["data_group", "train_group"]
 
 # Reference defaults that differ between the recipes.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -39,100 +43,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _run_head_options() -> list[Callable[..., Any]]:
-    return [
-        click.option(
-            "--data",
-            type=click.Path(exists=True, file_okay=False, path_type=Path),
-            help="Dataset folder (required unless --resume).",
-        ),
-        click.option(
-            "--out",
-            type=click.Path(file_okay=False, path_type=Path),
-            help="Run directory to create (required unless --resume).",
-        ),
-        click.option(
-            "--resume",
-            type=click.Path(exists=True, file_okay=False, path_type=Path),
-            help="Continue the run in this directory from its latest checkpoint.",
-        ),
-        click.option(
-            "--max-steps",
-            type=click.IntRange(min=1),
-            default=None,
-            help="Stop after this many steps in total (quick runs).",
-        ),
-    ]
-
-
-def _run_tail_options() -> list[Callable[..., Any]]:
-    return [
-        click.option("--seed", type=int, default=0, show_default=True),
-        click.option(
-            "--save-every",
-            type=click.IntRange(min=1),
-            default=1000,
-            show_default=True,
-            help="Checkpoint every N steps (and at the end).",
-        ),
-        click.option(
-            "--sample-every",
-            type=click.IntRange(min=1),
-            default=500,
-            show_default=True,
-            help="Sample grid every N steps.",
-        ),
-        click.option("--log-every", type=click.IntRange(min=1), default=50, show_default=True),
-        click.option(
-            "--keep",
-            type=click.IntRange(min=0),
-            default=3,
-            show_default=True,
-            help="Checkpoints to keep (0: all).",
-        ),
-        click.option(
-            "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
-        ),
-        click.option(
-            "--deterministic",
-            is_flag=True,
-            help="Deterministic algorithms (bitwise reproducible on the CPU).",
-        ),
-        click.option("--amp", is_flag=True, help="float16 mixed precision (CUDA only)."),
-    ]
-
-
-def _run_options(o: dict[str, Any]) -> RunOptions:
-    out = o["resume"] if o["resume"] is not None else o["out"]
-    return RunOptions(
-        out=str(out),
-        max_steps=o["max_steps"],
-        save_every=o["save_every"],
-        sample_every=o["sample_every"],
-        log_every=o["log_every"],
-        keep=o["keep"],
-        seed=o["seed"],
-        device=o["device"],
-        deterministic=o["deterministic"],
-        amp=o["amp"],
-    )
-
-
-def _decorate(
-    options: list[Callable[..., Any]],
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        for option in reversed(options):
-            func = option(func)
-        return func
-
-    return decorate
-
-
 def _common_options(recipe: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     d = DEFAULTS[recipe]
     options = [
-        *_run_head_options(),
+        *run_head_options(),
         click.option(
             "--mode",
             type=click.Choice(["auto", "unaligned", "aligned", "paired"]),
@@ -233,15 +147,14 @@ def _common_options(recipe: str) -> Callable[[Callable[..., Any]], Callable[...,
             default="normal",
             show_default=True,
         ),
-        *_run_tail_options(),
+        *run_tail_options(),
     ]
 
-    return _decorate(options)
+    return decorate(options)
 
 
 def _config(recipe: str, loss: CycleGANLoss | Pix2PixLoss, o: dict[str, Any]) -> TrainConfig:
-    if o["resume"] is None and (o["data"] is None or o["out"] is None):
-        raise click.UsageError("--data and --out are required (or --resume RUN_DIR)")
+    require_data_and_out(o)
     net_g = o["net_g"] if o["n_blocks"] is None else f"resnet_{o['n_blocks']}blocks"
     return TrainConfig(
         recipe=recipe,  # type: ignore[arg-type]
@@ -276,21 +189,8 @@ def _config(recipe: str, loss: CycleGANLoss | Pix2PixLoss, o: dict[str, Any]) ->
             lr_policy=o["lr_policy"],
         ),
         loss=loss,
-        run=_run_options(o),
+        run=run_options(o),
     )
-
-
-def _run(config: TrainConfig, resume: bool) -> None:
-    from .loop import train
-
-    try:
-        run_dir = train(config, resume=resume)
-    except GaneditError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
-    if int(os.environ.get("RANK", "0")) == 0:  # one line, not one per torchrun process
-        click.echo(f"run directory: {run_dir}")
-        click.echo(f"export it with: ganedit export {run_dir} -o {Path(run_dir).name}.onnx")
 
 
 @click.group(context_settings=CONTEXT)
@@ -346,7 +246,7 @@ def cyclegan(**o: Any) -> None:
         lambda_identity=o.pop("lambda_identity"),
         pool_size=o.pop("pool_size"),
     )
-    _run(_config("cyclegan", loss, o), resume=o["resume"] is not None)
+    run_training(_config("cyclegan", loss, o), resume=o["resume"] is not None)
 
 
 @train_group.command("pix2pix", context_settings=CONTEXT)
@@ -373,278 +273,11 @@ def pix2pix(**o: Any) -> None:
     loss = Pix2PixLoss(
         gan_mode=o.pop("gan_mode"), lambda_l1=o.pop("lambda_l1"), pool_size=o.pop("pool_size")
     )
-    _run(_config("pix2pix", loss, o), resume=o["resume"] is not None)
+    run_training(_config("pix2pix", loss, o), resume=o["resume"] is not None)
 
 
-__all__ = ["data_group", "train_group"]
-
-
-@train_group.command("sr", context_settings=CONTEXT)
-@_decorate(
-    [
-        *_run_head_options(),
-        click.option(
-            "--stage",
-            type=click.Choice(["psnr", "gan"]),
-            default="psnr",
-            show_default=True,
-            help="psnr: L1 only (RealESRNet); gan: + perceptual + GAN (RealESRGAN).",
-        ),
-        click.option(
-            "--init-from",
-            type=click.Path(exists=True, path_type=Path),
-            default=None,
-            help="Start the generator from a run directory or checkpoint (gan stage: "
-            "the psnr run).",
-        ),
-        click.option(
-            "--arch", type=click.Choice(["rrdb", "srvgg"]), default="rrdb", show_default=True
-        ),
-        click.option("--scale", type=click.IntRange(min=1), default=4, show_default=True),
-        click.option("--num-feat", type=click.IntRange(min=1), default=64, show_default=True),
-        click.option(
-            "--num-block",
-            type=click.IntRange(min=1),
-            default=23,
-            show_default=True,
-            help="RRDB blocks.",
-        ),
-        click.option("--num-grow-ch", type=click.IntRange(min=1), default=32, show_default=True),
-        click.option(
-            "--num-conv",
-            type=click.IntRange(min=1),
-            default=32,
-            show_default=True,
-            help="SRVGG convolutions.",
-        ),
-        click.option("--d-num-feat", type=click.IntRange(min=1), default=64, show_default=True),
-        click.option(
-            "--degradation",
-            type=click.Choice(["realesrgan", "bicubic"]),
-            default="realesrgan",
-            show_default=True,
-            help="How low-resolution inputs are made from the high-resolution crops.",
-        ),
-        click.option(
-            "--crop-size",
-            type=click.IntRange(min=1),
-            default=256,
-            show_default=True,
-            help="High-resolution crop side (a multiple of --scale).",
-        ),
-        click.option("--no-flip", is_flag=True),
-        click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True),
-        click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True),
-        click.option("--max-size", type=click.IntRange(min=1), default=None),
-        click.option(
-            "--epochs",
-            type=click.IntRange(min=1),
-            default=1000,
-            show_default=True,
-            help="Passes over the images (constant learning rate; use --max-steps).",
-        ),
-        click.option(
-            "--lr",
-            type=click.FloatRange(min=0, min_open=True),
-            default=None,
-            help="Learning rate (default 2e-4 psnr, 1e-4 gan, as Real-ESRGAN).",
-        ),
-        click.option("--l1-weight", type=float, default=1.0, show_default=True),
-        click.option("--perceptual-weight", type=float, default=1.0, show_default=True),
-        click.option("--gan-weight", type=float, default=0.1, show_default=True),
-        click.option("--ema-decay", type=click.FloatRange(0, 1), default=0.999, show_default=True),
-        click.option("--no-usm", is_flag=True, help="Do not sharpen the L1/perceptual target."),
-        click.option(
-            "--vgg-weights",
-            type=click.Path(exists=True, dir_okay=False),
-            default=None,
-            help="Local VGG19 ImageNet weights (vgg19-dcbb9e9d.pth).",
-        ),
-        *_run_tail_options(),
-    ]
-)
-def sr(**o: Any) -> None:
-    """Super-resolution (ESRGAN / Real-ESRGAN recipe) on a folder of high-resolution images.
-
-    Example: ganedit train sr --data photos/ --out runs/sr --arch srvgg --scale 4
-    """
-    if o["resume"] is None and (o["data"] is None or o["out"] is None):
-        raise click.UsageError("--data and --out are required (or --resume RUN_DIR)")
-    if o["crop_size"] % o["scale"]:
-        raise click.BadParameter("--crop-size must be a multiple of --scale")
-    lr = o["lr"] if o["lr"] is not None else (2e-4 if o["stage"] == "psnr" else 1e-4)
-    config = TrainConfig(
-        recipe="sr",
-        data=DataOptions(
-            root=str(o["data"]) if o["data"] is not None else "",
-            crop_size=o["crop_size"],
-            load_size=o["crop_size"],
-            no_flip=o["no_flip"],
-            batch_size=o["batch_size"],
-            workers=o["workers"],
-            max_size=o["max_size"],
-        ),
-        net=SRNetworkOptions(
-            arch=o["arch"],
-            scale=o["scale"],
-            num_feat=o["num_feat"],
-            num_block=o["num_block"],
-            num_grow_ch=o["num_grow_ch"],
-            num_conv=o["num_conv"],
-            d_num_feat=o["d_num_feat"],
-        ),
-        optim=OptimOptions(lr=lr, beta1=0.9, beta2=0.99, epochs=o["epochs"], epochs_decay=0),
-        loss=SRLoss(
-            stage=o["stage"],
-            degradation=o["degradation"],
-            l1_weight=o["l1_weight"],
-            perceptual_weight=o["perceptual_weight"],
-            gan_weight=o["gan_weight"],
-            ema_decay=o["ema_decay"],
-            usm_gt=not o["no_usm"],
-            vgg_weights=o["vgg_weights"],
-            init_from=str(o["init_from"]) if o["init_from"] else None,
-        ),
-        run=_run_options(o),
-    )
-    _run(config, resume=o["resume"] is not None)
-
-
-def _coverage(ctx: click.Context, param: click.Parameter, value: tuple[float, float]):
-    low, high = value
-    if not 0 <= low <= high <= 1 or high == 0:
-        raise click.BadParameter(f"expected 0 <= MIN <= MAX <= 1 and MAX > 0, got {low} {high}")
-    return value
-
-
-@train_group.command("inpaint", context_settings=CONTEXT)
-@_decorate(
-    [
-        *_run_head_options(),
-        click.option(
-            "--ngf",
-            type=click.IntRange(min=2),
-            default=32,
-            show_default=True,
-            help="Generator filters (even; DeepFill v2 uses 48).",
-        ),
-        click.option("--ndf", type=click.IntRange(min=1), default=64, show_default=True),
-        click.option(
-            "--n-layers-d",
-            type=click.IntRange(min=1),
-            default=6,
-            show_default=True,
-            help="Stride-2 convolutions of the SN-PatchGAN discriminator.",
-        ),
-        click.option(
-            "--crop-size",
-            type=click.IntRange(min=16),
-            default=256,
-            show_default=True,
-            help="Square crop side (a multiple of 4).",
-        ),
-        click.option("--no-flip", is_flag=True, help="No random horizontal flips."),
-        click.option(
-            "--masks",
-            type=click.Path(exists=True, file_okay=False, path_type=Path),
-            default=None,
-            help="Folder of mask images (non-zero = hole) instead of generated masks.",
-        ),
-        click.option(
-            "--mask-kind",
-            type=click.Choice(["mixed", "strokes", "boxes"]),
-            default="mixed",
-            show_default=True,
-            help="Generated masks: free-form brush strokes, boxes, or both.",
-        ),
-        click.option(
-            "--mask-coverage",
-            type=(float, float),
-            default=(0.05, 0.5),
-            show_default=True,
-            callback=_coverage,
-            metavar="MIN MAX",
-            help="Fraction of the crop a generated mask covers.",
-        ),
-        click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True),
-        click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True),
-        click.option("--max-size", type=click.IntRange(min=1), default=None),
-        click.option(
-            "--epochs",
-            type=click.IntRange(min=1),
-            default=1000,
-            show_default=True,
-            help="Passes over the photos (constant learning rate; use --max-steps).",
-        ),
-        click.option(
-            "--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True
-        ),
-        click.option("--beta1", type=click.FloatRange(0, 1), default=0.5, show_default=True),
-        click.option(
-            "--lambda-l1",
-            type=float,
-            default=1.0,
-            show_default=True,
-            help="Weight of the L1 loss of each stage (coarse and refined).",
-        ),
-        click.option(
-            "--lambda-gan",
-            type=float,
-            default=0.1,
-            show_default=True,
-            help="Weight of the generator's hinge GAN loss.",
-        ),
-        click.option(
-            "--hole-weight",
-            type=click.FloatRange(min=0, min_open=True),
-            default=6.0,
-            show_default=True,
-            help="Weight of a hole pixel's L1 error relative to a known pixel's.",
-        ),
-        *_run_tail_options(),
-    ]
-)
-def inpaint(**o: Any) -> None:
-    """Inpainting (DeepFill v2 recipe without contextual attention) on a folder of photos.
-
-    Holes are free-form strokes and boxes drawn on the fly, or mask images from --masks.
-
-    Example: ganedit train inpaint --data photos/ --out runs/inpaint --crop-size 256
-    """
-    if o["resume"] is None and (o["data"] is None or o["out"] is None):
-        raise click.UsageError("--data and --out are required (or --resume RUN_DIR)")
-    if o["crop_size"] % 4:
-        raise click.BadParameter("--crop-size must be a multiple of 4", param_hint="--crop-size")
-    if o["ngf"] % 2:
-        raise click.BadParameter("--ngf must be even", param_hint="--ngf")
-    min_coverage, max_coverage = o["mask_coverage"]
-    config = TrainConfig(
-        recipe="inpaint",
-        data=DataOptions(
-            root=str(o["data"]) if o["data"] is not None else "",
-            crop_size=o["crop_size"],
-            load_size=o["crop_size"],
-            no_flip=o["no_flip"],
-            batch_size=o["batch_size"],
-            workers=o["workers"],
-            max_size=o["max_size"],
-        ),
-        net=InpaintNetworkOptions(ngf=o["ngf"], ndf=o["ndf"], n_layers_d=o["n_layers_d"]),
-        optim=OptimOptions(
-            lr=o["lr"], beta1=o["beta1"], beta2=0.999, epochs=o["epochs"], epochs_decay=0
-        ),
-        loss=InpaintLoss(
-            lambda_l1=o["lambda_l1"], lambda_gan=o["lambda_gan"], hole_weight=o["hole_weight"]
-        ),
-        run=_run_options(o),
-        masks=MaskOptions(
-            kind=o["mask_kind"],
-            min_coverage=min_coverage,
-            max_coverage=max_coverage,
-            folder=str(o["masks"]) if o["masks"] is not None else None,
-        ),
-    )
-    _run(config, resume=o["resume"] is not None)
+train_group.add_command(sr)
+train_group.add_command(inpaint)
 
 
 @click.group(context_settings=CONTEXT)

@@ -1,0 +1,164 @@
+"""``ganedit train inpaint``: the inpainting recipe's options -> TrainConfig -> train()."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli_options import (
+    CONTEXT,
+    decorate,
+    require_data_and_out,
+    run_head_options,
+    run_options,
+    run_tail_options,
+    run_training,
+)
+from .config import (
+    DataOptions,
+    InpaintLoss,
+    InpaintNetworkOptions,
+    MaskOptions,
+    OptimOptions,
+    TrainConfig,
+)
+
+__all__ = ["inpaint"]
+
+
+def _coverage(ctx: click.Context, param: click.Parameter, value: tuple[float, float]):
+    low, high = value
+    if not 0 <= low <= high <= 1 or high == 0:
+        raise click.BadParameter(f"expected 0 <= MIN <= MAX <= 1 and MAX > 0, got {low} {high}")
+    return value
+
+
+@click.command("inpaint", context_settings=CONTEXT)
+@decorate(
+    [
+        *run_head_options(),
+        click.option(
+            "--ngf",
+            type=click.IntRange(min=2),
+            default=32,
+            show_default=True,
+            help="Generator filters (even; DeepFill v2 uses 48).",
+        ),
+        click.option("--ndf", type=click.IntRange(min=1), default=64, show_default=True),
+        click.option(
+            "--n-layers-d",
+            type=click.IntRange(min=1),
+            default=6,
+            show_default=True,
+            help="Stride-2 convolutions of the SN-PatchGAN discriminator.",
+        ),
+        click.option(
+            "--crop-size",
+            type=click.IntRange(min=16),
+            default=256,
+            show_default=True,
+            help="Square crop side (a multiple of 4).",
+        ),
+        click.option("--no-flip", is_flag=True, help="No random horizontal flips."),
+        click.option(
+            "--masks",
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            default=None,
+            help="Folder of mask images (non-zero = hole) instead of generated masks.",
+        ),
+        click.option(
+            "--mask-kind",
+            type=click.Choice(["mixed", "strokes", "boxes"]),
+            default="mixed",
+            show_default=True,
+            help="Generated masks: free-form brush strokes, boxes, or both.",
+        ),
+        click.option(
+            "--mask-coverage",
+            type=(float, float),
+            default=(0.05, 0.5),
+            show_default=True,
+            callback=_coverage,
+            metavar="MIN MAX",
+            help="Fraction of the crop a generated mask covers.",
+        ),
+        click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True),
+        click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True),
+        click.option("--max-size", type=click.IntRange(min=1), default=None),
+        click.option(
+            "--epochs",
+            type=click.IntRange(min=1),
+            default=1000,
+            show_default=True,
+            help="Passes over the photos (constant learning rate; use --max-steps).",
+        ),
+        click.option(
+            "--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True
+        ),
+        click.option("--beta1", type=click.FloatRange(0, 1), default=0.5, show_default=True),
+        click.option(
+            "--lambda-l1",
+            type=float,
+            default=1.0,
+            show_default=True,
+            help="Weight of the L1 loss of each stage (coarse and refined).",
+        ),
+        click.option(
+            "--lambda-gan",
+            type=float,
+            default=0.1,
+            show_default=True,
+            help="Weight of the generator's hinge GAN loss.",
+        ),
+        click.option(
+            "--hole-weight",
+            type=click.FloatRange(min=0, min_open=True),
+            default=6.0,
+            show_default=True,
+            help="Weight of a hole pixel's L1 error relative to a known pixel's.",
+        ),
+        *run_tail_options(),
+    ]
+)
+def inpaint(**o: Any) -> None:
+    """Inpainting (DeepFill v2 recipe without contextual attention) on a folder of photos.
+
+    Holes are free-form strokes and boxes drawn on the fly, or mask images from --masks.
+
+    Example: ganedit train inpaint --data photos/ --out runs/inpaint --crop-size 256
+    """
+    require_data_and_out(o)
+    if o["crop_size"] % 4:
+        raise click.BadParameter("--crop-size must be a multiple of 4", param_hint="--crop-size")
+    if o["ngf"] % 2:
+        raise click.BadParameter("--ngf must be even", param_hint="--ngf")
+    min_coverage, max_coverage = o["mask_coverage"]
+    config = TrainConfig(
+        recipe="inpaint",
+        data=DataOptions(
+            root=str(o["data"]) if o["data"] is not None else "",
+            crop_size=o["crop_size"],
+            load_size=o["crop_size"],
+            no_flip=o["no_flip"],
+            batch_size=o["batch_size"],
+            workers=o["workers"],
+            max_size=o["max_size"],
+        ),
+        net=InpaintNetworkOptions(ngf=o["ngf"], ndf=o["ndf"], n_layers_d=o["n_layers_d"]),
+        optim=OptimOptions(
+            lr=o["lr"], beta1=o["beta1"], beta2=0.999, epochs=o["epochs"], epochs_decay=0
+        ),
+        loss=InpaintLoss(
+            lambda_l1=o["lambda_l1"], lambda_gan=o["lambda_gan"], hole_weight=o["hole_weight"]
+        ),
+        run=run_options(o),
+        masks=MaskOptions(
+            kind=o["mask_kind"],
+            min_coverage=min_coverage,
+            max_coverage=max_coverage,
+            folder=str(o["masks"]) if o["masks"] is not None else None,
+        ),
+    )
+    run_training(config, resume=o["resume"] is not None)

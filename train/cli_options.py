@@ -1,0 +1,136 @@
+"""Options and helpers shared by the ``ganedit train`` commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ganedit.errors import GaneditError
+
+from .config import RunOptions, TrainConfig
+
+__all__ = [
+    "CONTEXT",
+    "decorate",
+    "require_data_and_out",
+    "run_head_options",
+    "run_options",
+    "run_tail_options",
+    "run_training",
+]
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def run_head_options() -> list[Callable[..., Any]]:
+    return [
+        click.option(
+            "--data",
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            help="Dataset folder (required unless --resume).",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Run directory to create (required unless --resume).",
+        ),
+        click.option(
+            "--resume",
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            help="Continue the run in this directory from its latest checkpoint.",
+        ),
+        click.option(
+            "--max-steps",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Stop after this many steps in total (quick runs).",
+        ),
+    ]
+
+
+def run_tail_options() -> list[Callable[..., Any]]:
+    return [
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option(
+            "--save-every",
+            type=click.IntRange(min=1),
+            default=1000,
+            show_default=True,
+            help="Checkpoint every N steps (and at the end).",
+        ),
+        click.option(
+            "--sample-every",
+            type=click.IntRange(min=1),
+            default=500,
+            show_default=True,
+            help="Sample grid every N steps.",
+        ),
+        click.option("--log-every", type=click.IntRange(min=1), default=50, show_default=True),
+        click.option(
+            "--keep",
+            type=click.IntRange(min=0),
+            default=3,
+            show_default=True,
+            help="Checkpoints to keep (0: all).",
+        ),
+        click.option(
+            "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
+        ),
+        click.option(
+            "--deterministic",
+            is_flag=True,
+            help="Deterministic algorithms (bitwise reproducible on the CPU).",
+        ),
+        click.option("--amp", is_flag=True, help="float16 mixed precision (CUDA only)."),
+    ]
+
+
+def run_options(o: dict[str, Any]) -> RunOptions:
+    out = o["resume"] if o["resume"] is not None else o["out"]
+    return RunOptions(
+        out=str(out),
+        max_steps=o["max_steps"],
+        save_every=o["save_every"],
+        sample_every=o["sample_every"],
+        log_every=o["log_every"],
+        keep=o["keep"],
+        seed=o["seed"],
+        device=o["device"],
+        deterministic=o["deterministic"],
+        amp=o["amp"],
+    )
+
+
+def decorate(
+    options: list[Callable[..., Any]],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def require_data_and_out(o: dict[str, Any]) -> None:
+    """A new run needs ``--data`` and ``--out``; a resumed one takes them from its directory."""
+    if o["resume"] is None and (o["data"] is None or o["out"] is None):
+        raise click.UsageError("--data and --out are required (or --resume RUN_DIR)")
+
+
+def run_training(config: TrainConfig, resume: bool) -> None:
+    from .loop import train
+
+    try:
+        run_dir = train(config, resume=resume)
+    except GaneditError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    if int(os.environ.get("RANK", "0")) == 0:  # one line, not one per torchrun process
+        click.echo(f"run directory: {run_dir}")
+        click.echo(f"export it with: ganedit export {run_dir} -o {Path(run_dir).name}.onnx")

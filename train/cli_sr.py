@@ -1,0 +1,151 @@
+"""``ganedit train sr``: the ESRGAN / Real-ESRGAN recipe's options -> TrainConfig -> train()."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli_options import (
+    CONTEXT,
+    decorate,
+    require_data_and_out,
+    run_head_options,
+    run_options,
+    run_tail_options,
+    run_training,
+)
+from .config import DataOptions, OptimOptions, SRLoss, SRNetworkOptions, TrainConfig
+
+__all__ = ["sr"]
+
+
+@click.command("sr", context_settings=CONTEXT)
+@decorate(
+    [
+        *run_head_options(),
+        click.option(
+            "--stage",
+            type=click.Choice(["psnr", "gan"]),
+            default="psnr",
+            show_default=True,
+            help="psnr: L1 only (RealESRNet); gan: + perceptual + GAN (RealESRGAN).",
+        ),
+        click.option(
+            "--init-from",
+            type=click.Path(exists=True, path_type=Path),
+            default=None,
+            help="Start the generator from a run directory or checkpoint (gan stage: "
+            "the psnr run).",
+        ),
+        click.option(
+            "--arch", type=click.Choice(["rrdb", "srvgg"]), default="rrdb", show_default=True
+        ),
+        click.option("--scale", type=click.IntRange(min=1), default=4, show_default=True),
+        click.option("--num-feat", type=click.IntRange(min=1), default=64, show_default=True),
+        click.option(
+            "--num-block",
+            type=click.IntRange(min=1),
+            default=23,
+            show_default=True,
+            help="RRDB blocks.",
+        ),
+        click.option("--num-grow-ch", type=click.IntRange(min=1), default=32, show_default=True),
+        click.option(
+            "--num-conv",
+            type=click.IntRange(min=1),
+            default=32,
+            show_default=True,
+            help="SRVGG convolutions.",
+        ),
+        click.option("--d-num-feat", type=click.IntRange(min=1), default=64, show_default=True),
+        click.option(
+            "--degradation",
+            type=click.Choice(["realesrgan", "bicubic"]),
+            default="realesrgan",
+            show_default=True,
+            help="How low-resolution inputs are made from the high-resolution crops.",
+        ),
+        click.option(
+            "--crop-size",
+            type=click.IntRange(min=1),
+            default=256,
+            show_default=True,
+            help="High-resolution crop side (a multiple of --scale).",
+        ),
+        click.option("--no-flip", is_flag=True),
+        click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True),
+        click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True),
+        click.option("--max-size", type=click.IntRange(min=1), default=None),
+        click.option(
+            "--epochs",
+            type=click.IntRange(min=1),
+            default=1000,
+            show_default=True,
+            help="Passes over the images (constant learning rate; use --max-steps).",
+        ),
+        click.option(
+            "--lr",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="Learning rate (default 2e-4 psnr, 1e-4 gan, as Real-ESRGAN).",
+        ),
+        click.option("--l1-weight", type=float, default=1.0, show_default=True),
+        click.option("--perceptual-weight", type=float, default=1.0, show_default=True),
+        click.option("--gan-weight", type=float, default=0.1, show_default=True),
+        click.option("--ema-decay", type=click.FloatRange(0, 1), default=0.999, show_default=True),
+        click.option("--no-usm", is_flag=True, help="Do not sharpen the L1/perceptual target."),
+        click.option(
+            "--vgg-weights",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="Local VGG19 ImageNet weights (vgg19-dcbb9e9d.pth).",
+        ),
+        *run_tail_options(),
+    ]
+)
+def sr(**o: Any) -> None:
+    """Super-resolution (ESRGAN / Real-ESRGAN recipe) on a folder of high-resolution images.
+
+    Example: ganedit train sr --data photos/ --out runs/sr --arch srvgg --scale 4
+    """
+    require_data_and_out(o)
+    if o["crop_size"] % o["scale"]:
+        raise click.BadParameter("--crop-size must be a multiple of --scale")
+    lr = o["lr"] if o["lr"] is not None else (2e-4 if o["stage"] == "psnr" else 1e-4)
+    config = TrainConfig(
+        recipe="sr",
+        data=DataOptions(
+            root=str(o["data"]) if o["data"] is not None else "",
+            crop_size=o["crop_size"],
+            load_size=o["crop_size"],
+            no_flip=o["no_flip"],
+            batch_size=o["batch_size"],
+            workers=o["workers"],
+            max_size=o["max_size"],
+        ),
+        net=SRNetworkOptions(
+            arch=o["arch"],
+            scale=o["scale"],
+            num_feat=o["num_feat"],
+            num_block=o["num_block"],
+            num_grow_ch=o["num_grow_ch"],
+            num_conv=o["num_conv"],
+            d_num_feat=o["d_num_feat"],
+        ),
+        optim=OptimOptions(lr=lr, beta1=0.9, beta2=0.99, epochs=o["epochs"], epochs_decay=0),
+        loss=SRLoss(
+            stage=o["stage"],
+            degradation=o["degradation"],
+            l1_weight=o["l1_weight"],
+            perceptual_weight=o["perceptual_weight"],
+            gan_weight=o["gan_weight"],
+            ema_decay=o["ema_decay"],
+            usm_gt=not o["no_usm"],
+            vgg_weights=o["vgg_weights"],
+            init_from=str(o["init_from"]) if o["init_from"] else None,
+        ),
+        run=run_options(o),
+    )
+    run_training(config, resume=o["resume"] is not None)

@@ -10,6 +10,7 @@ import click
 from .cli_options import (
     CONTEXT,
     decorate,
+    photo_data_options,
     require_data_and_out,
     run_head_options,
     run_options,
@@ -17,7 +18,6 @@ from .cli_options import (
     run_training,
 )
 from .config import (
-    DataOptions,
     InpaintLoss,
     InpaintNetworkOptions,
     MaskOptions,
@@ -137,15 +137,7 @@ def inpaint(**o: Any) -> None:
     min_coverage, max_coverage = o["mask_coverage"]
     config = TrainConfig(
         recipe="inpaint",
-        data=DataOptions(
-            root=str(o["data"]) if o["data"] is not None else "",
-            crop_size=o["crop_size"],
-            load_size=o["crop_size"],
-            no_flip=o["no_flip"],
-            batch_size=o["batch_size"],
-            workers=o["workers"],
-            max_size=o["max_size"],
-        ),
+        data=photo_data_options(o),
         net=InpaintNetworkOptions(ngf=o["ngf"], ndf=o["ndf"], n_layers_d=o["n_layers_d"]),
         optim=OptimOptions(
             lr=o["lr"], beta1=o["beta1"], beta2=0.999, epochs=o["epochs"], epochs_decay=0

@@ -12,11 +12,12 @@ import click
 
 from ganedit.errors import GaneditError
 
-from .config import RunOptions, TrainConfig
+from .config import DataOptions, RunOptions, TrainConfig
 
 __all__ = [
     "CONTEXT",
     "decorate",
+    "photo_data_options",
     "require_data_and_out",
     "run_head_options",
     "run_options",
@@ -115,6 +116,19 @@ def decorate(
         return func
 
     return decorate
+
+
+def photo_data_options(o: dict[str, Any]) -> DataOptions:
+    """The data options of the one-folder recipes (sr, inpaint): square crops of photos."""
+    return DataOptions(
+        root=str(o["data"]) if o["data"] is not None else "",
+        crop_size=o["crop_size"],
+        load_size=o["crop_size"],
+        no_flip=o["no_flip"],
+        batch_size=o["batch_size"],
+        workers=o["workers"],
+        max_size=o["max_size"],
+    )
 
 
 def require_data_and_out(o: dict[str, Any]) -> None:

@@ -10,13 +10,14 @@ import click
 from .cli_options import (
     CONTEXT,
     decorate,
+    photo_data_options,
     require_data_and_out,
     run_head_options,
     run_options,
     run_tail_options,
     run_training,
 )
-from .config import DataOptions, OptimOptions, SRLoss, SRNetworkOptions, TrainConfig
+from .config import OptimOptions, SRLoss, SRNetworkOptions, TrainConfig
 
 __all__ = ["sr"]
 
@@ -116,15 +117,7 @@ def sr(**o: Any) -> None:
     lr = o["lr"] if o["lr"] is not None else (2e-4 if o["stage"] == "psnr" else 1e-4)
     config = TrainConfig(
         recipe="sr",
-        data=DataOptions(
-            root=str(o["data"]) if o["data"] is not None else "",
-            crop_size=o["crop_size"],
-            load_size=o["crop_size"],
-            no_flip=o["no_flip"],
-            batch_size=o["batch_size"],
-            workers=o["workers"],
-            max_size=o["max_size"],
-        ),
+        data=photo_data_options(o),
         net=SRNetworkOptions(
             arch=o["arch"],
             scale=o["scale"],

@@ -32,6 +32,8 @@ __all__ = [
     "register_task",
 ]
 
+_GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+
 ImageLike = TypeVar("ImageLike", "Image.Image", np.ndarray)
 
 
@@ -48,10 +50,7 @@ class Model:
         self._input_name = session.get_inputs()[0].name
         # On the GPU, inputs and outputs go through IO binding: one host->device copy in, the
         # output allocated by onnxruntime on the device and copied out once.
-        on_gpu = session.get_providers()[0] in (
-            "CUDAExecutionProvider",
-            "TensorrtExecutionProvider",
-        )
+        on_gpu = session.get_providers()[0] in _GPU_PROVIDERS
         self._bind_device: str | None = "cuda" if on_gpu else None
 
     @classmethod
@@ -69,8 +68,15 @@ class Model:
 
     @property
     def providers(self) -> list[str]:
-        """The onnxruntime execution providers in use, best first."""
+        """The onnxruntime execution providers in use, best first (``torch:DEVICE:PRECISION``
+        on the torch backend)."""
         return list(self._session.get_providers())
+
+    @property
+    def on_gpu(self) -> bool:
+        """Whether the network runs on a GPU (CUDA or TensorRT, on either backend)."""
+        first = self.providers[0]
+        return first in _GPU_PROVIDERS or first.startswith("torch:cuda")
 
     def run_batch(self, batch: np.ndarray) -> np.ndarray:
         """Run the network on a prepared batch.

@@ -29,7 +29,7 @@ from .masks import MaskError, MaskSource, read_mask
 from .model import ImageModel, WorkItem
 from .report import FileResult, Report
 
-__all__ = ["FolderSettings", "Job", "Progress", "plan_jobs", "process_folder"]
+__all__ = ["FolderSettings", "Job", "Progress", "auto_workers", "plan_jobs", "process_folder"]
 
 # Formats that store 16 bits per channel; other formats get 8-bit output.
 _SIXTEEN_BIT_FORMATS = frozenset({"PNG", "TIFF"})
@@ -44,7 +44,9 @@ class FolderSettings:
         batch_size: Images of equal padded shape run through the network together.
         overwrite: Redo outputs that already exist (default: skip them, so reruns resume).
         ext: Output suffix such as ``".png"``; default keeps each input's suffix.
-        workers: Threads for decoding and, separately, for encoding.
+        workers: Threads for decoding and, separately, for encoding; ``None`` picks 2 when the
+            network runs on the CPU (it uses the cores itself) and more on a GPU, where the
+            host must decode and encode as fast as the device runs (see :func:`auto_workers`).
         jpeg_quality: Quality of JPEG (and WebP) outputs.
     """
 
@@ -52,13 +54,13 @@ class FolderSettings:
     batch_size: int = 1
     overwrite: bool = False
     ext: str | None = None
-    workers: int = 2
+    workers: int | None = None
     jpeg_quality: int = 95
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.workers < 1:
+        if self.workers is not None and self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must be in 1..100, got {self.jpeg_quality}")
@@ -66,6 +68,14 @@ class FolderSettings:
             ext = self.ext if self.ext.startswith(".") else f".{self.ext}"
             imageio.format_for_suffix(ext)  # raises for a suffix no encoder handles
             object.__setattr__(self, "ext", ext.lower())
+
+
+def auto_workers(model: ImageModel) -> int:
+    """Decode (and encode) threads for ``model``: 2 on the CPU; on a GPU, all but two of the
+    CPU cores, at most 8 (the network keeps one core busy feeding the device)."""
+    if not model.on_gpu:
+        return 2
+    return max(2, min(8, (os.cpu_count() or 4) - 2))
 
 
 class Progress(Protocol):
@@ -220,16 +230,17 @@ class _Runner:
         on_result: Callable[[FileResult], None],
     ):
         self.model = model
+        self.workers = settings.workers or auto_workers(model)
         self.settings = settings
         self.report = report
         self.on_result = on_result
-        depth = settings.workers * 2 + settings.batch_size
+        depth = self.workers * 2 + settings.batch_size
         self.decode_slots = threading.BoundedSemaphore(depth)
         self.encode_slots = threading.BoundedSemaphore(depth)
         self.decoded: queue.Queue[tuple[Job, _Decoded | Exception]] = queue.Queue()
         # Groups of decoded images waiting to fill a batch; bounded by max_pending.
         self.pending: dict[Hashable, list[_Decoded]] = {}
-        self.max_pending = max(4 * settings.batch_size, settings.batch_size + settings.workers)
+        self.max_pending = max(4 * settings.batch_size, settings.batch_size + self.workers)
 
     def record(self, result: FileResult) -> None:
         self.report.add(result)
@@ -250,7 +261,7 @@ class _Runner:
 
     def run(self, jobs: list[Job]) -> None:
         stop = threading.Event()
-        workers = self.settings.workers
+        workers = self.workers
         with (
             ThreadPoolExecutor(workers, thread_name_prefix="ganedit-decode") as decode_pool,
             ThreadPoolExecutor(workers, thread_name_prefix="ganedit-encode") as encode_pool,

@@ -583,3 +583,51 @@ def test_temporaries_of_a_live_concurrent_job_are_left_alone(
     live.write_bytes(b"being written")
     process_folder(resnet_translator, [clean_folder], out)
     assert live.exists()
+
+
+# --- worker threads ----------------------------------------------------------------------------
+
+
+def test_workers_default_to_two_on_the_cpu(resnet_translator: Translator) -> None:
+    from ganedit.pipeline import auto_workers
+
+    assert FolderSettings().workers is None
+    assert not resnet_translator.on_gpu
+    assert auto_workers(resnet_translator) == 2
+
+
+@pytest.mark.parametrize(("cpus", "expected"), [(16, 8), (6, 4), (3, 2), (None, 2)])
+def test_workers_grow_with_the_cores_on_a_gpu(
+    resnet_translator: Translator, monkeypatch: pytest.MonkeyPatch, cpus: int | None, expected: int
+) -> None:
+    from ganedit import pipeline
+
+    monkeypatch.setattr(Translator, "on_gpu", property(lambda self: True))
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: cpus)
+    assert pipeline.auto_workers(resnet_translator) == expected
+
+
+@pytest.mark.parametrize(
+    ("providers", "on_gpu"),
+    [
+        (["CUDAExecutionProvider", "CPUExecutionProvider"], True),
+        (["TensorrtExecutionProvider", "CUDAExecutionProvider"], True),
+        (["CPUExecutionProvider"], False),
+        (["torch:cuda:fp16"], True),
+        (["torch:cuda:0:fp32"], True),
+        (["torch:cpu:fp32"], False),
+    ],
+)
+def test_on_gpu_reads_the_first_provider(
+    resnet_translator: Translator,
+    monkeypatch: pytest.MonkeyPatch,
+    providers: list[str],
+    on_gpu: bool,
+) -> None:
+    monkeypatch.setattr(Translator, "providers", property(lambda self: providers))
+    assert resnet_translator.on_gpu is on_gpu
+
+
+def test_zero_workers_is_rejected() -> None:
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        FolderSettings(workers=0)

@@ -1,0 +1,112 @@
+"""Do the folder pipeline's host stages scale with threads, or does the GIL hold them back?
+
+The GPU path needs decoding and encoding to keep up with the network (thousands of 256² images
+per second on an H100), so the question is whether more worker *threads* give more images per
+second, or whether worker *processes* are needed. This times the two host stages of
+:mod:`ganedit.pipeline` exactly as a folder job runs them (the same ``_decode`` and ``_encode``
+functions: JPEG decode, EXIF/ICC handling, the model's ``begin`` and ``finish``, JPEG encode
+and the atomic write), with no network in between (the "output" handed to ``finish`` is the
+prepared input itself), in a pool of 1 thread, N threads and N processes.
+
+Usage::
+
+    .venv/bin/python benchmarks/host_workers.py --size 256 --images 256 --workers 2
+    .venv/bin/python benchmarks/host_workers.py --size 1024 --images 32 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+from PIL import Image
+from skimage import data as skdata
+
+import ganedit
+from ganedit.archs import ResnetGenerator
+from ganedit.pipeline import Job, _decode, _encode
+
+_STATE: dict[str, object] = {}
+
+
+def make_images(folder: Path, count: int, side: int) -> list[Path]:
+    photos = [skdata.astronaut(), skdata.coffee(), skdata.chelsea(), skdata.rocket()]
+    paths = []
+    for i in range(count):
+        photo = Image.fromarray(photos[i % len(photos)])
+        path = folder / f"{i:05d}.jpg"
+        photo.resize((side, side), Image.Resampling.BICUBIC).save(path, quality=92)
+        paths.append(path)
+    return paths
+
+
+def _init(checkpoint: str) -> None:
+    """Worker set-up: each process loads the model once (threads share the parent's)."""
+    if "model" not in _STATE:
+        _STATE["model"] = ganedit.load(checkpoint, device="cpu", backend="torch")
+        _STATE["settings"] = ganedit.FolderSettings()
+
+
+def _one(job: Job) -> None:
+    model, settings = _STATE["model"], _STATE["settings"]
+    decoded = _decode(job, model)
+    _encode(decoded, decoded.item.payload.tensor, model, settings)
+
+
+def _timed(make_pool: Callable[[], Executor], jobs: list[Job]) -> float:
+    with make_pool() as pool:
+        list(pool.map(_one, jobs[: max(2, len(jobs) // 8)]))  # warm-up: imports, first loads
+        start = time.perf_counter()
+        list(pool.map(_one, jobs, chunksize=1))
+        return len(jobs) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--rounds", type=int, default=3, help="best of this many passes")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "in").mkdir()
+        files = make_images(work / "in", args.images, args.size)
+        checkpoint = work / "resnet.pth"
+        torch.manual_seed(0)
+        torch.save(
+            ResnetGenerator(in_channels=3, out_channels=3, ngf=4, n_blocks=1).state_dict(),
+            checkpoint,
+        )
+        jobs = [Job(f, work / "out" / f.name) for f in files]
+        (work / "out").mkdir()
+        _init(str(checkpoint))
+        pools: dict[str, Callable[[], Executor]] = {
+            "1 thread": lambda: ThreadPoolExecutor(1),
+            f"{args.workers} threads": lambda: ThreadPoolExecutor(args.workers),
+            f"{args.workers} processes": lambda: ProcessPoolExecutor(
+                args.workers, initializer=_init, initargs=(str(checkpoint),)
+            ),
+        }
+        rates = {
+            name: max(_timed(make, jobs) for _ in range(args.rounds))
+            for name, make in pools.items()
+        }
+    base = rates["1 thread"]
+    print(
+        f"{args.images} JPEGs of {args.size}², decode + prepare + finish + encode + write, "
+        f"{os.cpu_count()} CPUs, best of {args.rounds}"
+    )
+    print(f"{'pool':<14} {'images/s':>9} {'vs 1 thread':>12}")
+    for name, rate in rates.items():
+        print(f"{name:<14} {rate:>9.1f} {rate / base:>11.2f}×")
+
+
+if __name__ == "__main__":
+    main()

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 from skimage import data as skdata
@@ -67,6 +68,36 @@ def _timed(make_pool: Callable[[], Executor], jobs: list[Job]) -> float:
         return len(jobs) / (time.perf_counter() - start)
 
 
+def stage_times(jobs: list[Job], rounds: int) -> dict[str, float]:
+    """Milliseconds per image of each host stage, one thread, best of ``rounds`` passes."""
+    from ganedit import imageio
+    from ganedit._files import atomic_write
+    from ganedit.imageio import _encode_bytes
+
+    model = _STATE["model"]
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        spent = dict.fromkeys(["decode", "begin", "finish", "encode", "atomic write"], 0.0)
+        for job in jobs:
+            t0 = time.perf_counter()
+            image = imageio.decode_image(job.source)
+            t1 = time.perf_counter()
+            item = model.begin(image.color, image.alpha, np.dtype(np.uint8))
+            t2 = time.perf_counter()
+            color, alpha = model.finish(item, item.payload.tensor)
+            t3 = time.perf_counter()
+            data = _encode_bytes("JPEG", color, alpha, image.exif, image.icc_profile, 95, None)
+            t4 = time.perf_counter()
+            atomic_write(job.output, lambda f, data=data: f.write(data))
+            t5 = time.perf_counter()
+            times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)
+            for name, seconds in zip(spent, times, strict=True):
+                spent[name] += seconds
+        for name, seconds in spent.items():
+            best[name] = min(best.get(name, float("inf")), seconds / len(jobs) * 1e3)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256)
@@ -98,6 +129,7 @@ def main() -> None:
             name: max(_timed(make, jobs) for _ in range(args.rounds))
             for name, make in pools.items()
         }
+        stages = stage_times(jobs, args.rounds)
     base = rates["1 thread"]
     print(
         f"{args.images} JPEGs of {args.size}², decode + prepare + finish + encode + write, "
@@ -106,6 +138,7 @@ def main() -> None:
     print(f"{'pool':<14} {'images/s':>9} {'vs 1 thread':>12}")
     for name, rate in rates.items():
         print(f"{name:<14} {rate:>9.1f} {rate / base:>11.2f}×")
+    print("one thread, ms per image: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
 
 
 if __name__ == "__main__":

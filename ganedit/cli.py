@@ -256,7 +256,10 @@ def _load(model: str, *, quiet: bool, **options: Any) -> Any:
 def _require_task(loaded: Any, model: str, task: str) -> None:
     if loaded.card.task != task:
         other = loaded.card.task
-        _fail(GaneditError(f"{model} is a {other} model, not {task}: use `ganedit {other}`"))
+        article = "an" if other[0] in "aeiou" else "a"
+        _fail(
+            GaneditError(f"{model} is {article} {other} model, not {task}: use `ganedit {other}`")
+        )
 
 
 @main.command(context_settings=CONTEXT)
@@ -324,10 +327,7 @@ def translate(
         half=half,
         backend=backend,
     )
-    if loaded.card.task != "translate":
-        _fail(
-            GaneditError(f"{model} is a {loaded.card.task} model: use `ganedit {loaded.card.task}`")
-        )
+    _require_task(loaded, model, "translate")
     if bucket:
         loaded = loaded.with_options(bucket=bucket)
     _run_folder(loaded, inputs, output, settings, quiet, as_json)
@@ -423,10 +423,7 @@ def upscale(
         half=half,
         backend=backend,
     )
-    if loaded.card.task != "upscale":
-        _fail(
-            GaneditError(f"{model} is a {loaded.card.task} model: use `ganedit {loaded.card.task}`")
-        )
+    _require_task(loaded, model, "upscale")
     try:
         loaded = loaded.with_options(
             outscale=outscale,
@@ -533,10 +530,7 @@ def inpaint(
         jpeg_quality=jpeg_quality,
     )
     loaded = _load(model, quiet=quiet, device=device, threads=threads, backend=backend)
-    if loaded.card.task != "inpaint":
-        _fail(
-            GaneditError(f"{model} is a {loaded.card.task} model: use `ganedit {loaded.card.task}`")
-        )
+    _require_task(loaded, model, "inpaint")
     changes: dict[str, Any] = {
         "invert_mask": invert_mask,
         "resize_mask": resize_mask,

@@ -93,6 +93,18 @@ def test_a_failed_file_exits_one(
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.jpg"]
 
 
+@pytest.mark.parametrize("command", ["upscale", "inpaint"])
+def test_a_model_of_another_task_exits_two_naming_its_command(
+    resnet_onnx: Path, images: Path, tmp_path: Path, command: str
+) -> None:
+    extra = ["--mask", str(images / "a.png")] if command == "inpaint" else []
+    out = tmp_path / "out"
+    result = _invoke(command, str(resnet_onnx), str(images), "-o", str(out), *extra)
+    assert result.exit_code == 2, result.output
+    assert f"is a translate model, not {command}: use `ganedit translate`" in result.output
+    assert not out.exists()
+
+
 def test_bucket_runs_two_sizes_in_one_batch_and_keeps_sizes(
     resnet_onnx: Path, images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -474,3 +474,12 @@ def test_cli_denoise_without_twin_exits_two(
     assert result.exit_code == 2, result.output
     assert "--denoise" in result.output and GENERAL in result.output
     assert not out.exists()
+
+
+def test_translate_with_an_upscale_model_exits_two_naming_upscale(
+    srvgg_onnx: Path, mixed: Path, tmp_path: Path
+) -> None:
+    result = _invoke("translate", srvgg_onnx, mixed, "-o", tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert "is an upscale model, not translate: use `ganedit upscale`" in result.output
+    assert not (tmp_path / "out").exists()

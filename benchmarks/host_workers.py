@@ -47,11 +47,11 @@ def make_images(folder: Path, count: int, side: int) -> list[Path]:
     return paths
 
 
-def _init(checkpoint: str) -> None:
+def _init(checkpoint: str, fsync: bool = True) -> None:
     """Worker set-up: each process loads the model once (threads share the parent's)."""
     if "model" not in _STATE:
         _STATE["model"] = ganedit.load(checkpoint, device="cpu", backend="torch")
-        _STATE["settings"] = ganedit.FolderSettings()
+        _STATE["settings"] = ganedit.FolderSettings(fsync=fsync)
 
 
 def _one(job: Job) -> None:
@@ -68,7 +68,7 @@ def _timed(make_pool: Callable[[], Executor], jobs: list[Job]) -> float:
         return len(jobs) / (time.perf_counter() - start)
 
 
-def stage_times(jobs: list[Job], rounds: int) -> dict[str, float]:
+def stage_times(jobs: list[Job], rounds: int, fsync: bool = True) -> dict[str, float]:
     """Milliseconds per image of each host stage, one thread, best of ``rounds`` passes."""
     from ganedit import imageio
     from ganedit._files import atomic_write
@@ -88,7 +88,7 @@ def stage_times(jobs: list[Job], rounds: int) -> dict[str, float]:
             t3 = time.perf_counter()
             data = _encode_bytes("JPEG", color, alpha, image.exif, image.icc_profile, 95, None)
             t4 = time.perf_counter()
-            atomic_write(job.output, lambda f, data=data: f.write(data))
+            atomic_write(job.output, lambda f, data=data: f.write(data), fsync=fsync)
             t5 = time.perf_counter()
             times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)
             for name, seconds in zip(spent, times, strict=True):
@@ -104,6 +104,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=256)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--rounds", type=int, default=3, help="best of this many passes")
+    parser.add_argument("--no-fsync", action="store_true", help="write as --no-fsync does")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -117,23 +118,24 @@ def main() -> None:
         )
         jobs = [Job(f, work / "out" / f.name) for f in files]
         (work / "out").mkdir()
-        _init(str(checkpoint))
+        fsync = not args.no_fsync
+        _init(str(checkpoint), fsync)
         pools: dict[str, Callable[[], Executor]] = {
             "1 thread": lambda: ThreadPoolExecutor(1),
             f"{args.workers} threads": lambda: ThreadPoolExecutor(args.workers),
             f"{args.workers} processes": lambda: ProcessPoolExecutor(
-                args.workers, initializer=_init, initargs=(str(checkpoint),)
+                args.workers, initializer=_init, initargs=(str(checkpoint), fsync)
             ),
         }
         rates = {
             name: max(_timed(make, jobs) for _ in range(args.rounds))
             for name, make in pools.items()
         }
-        stages = stage_times(jobs, args.rounds)
+        stages = stage_times(jobs, args.rounds, fsync)
     base = rates["1 thread"]
     print(
         f"{args.images} JPEGs of {args.size}², decode + prepare + finish + encode + write, "
-        f"{os.cpu_count()} CPUs, best of {args.rounds}"
+        f"{os.cpu_count()} CPUs, best of {args.rounds}{', no fsync' if args.no_fsync else ''}"
     )
     print(f"{'pool':<14} {'images/s':>9} {'vs 1 thread':>12}")
     for name, rate in rates.items():

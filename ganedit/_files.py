@@ -31,13 +31,15 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+def atomic_write(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool = True) -> None:
     """Write a file so that ``path`` holds either its old content or the complete new one.
 
     ``write`` receives a binary file in the same directory; when it returns, the data is flushed,
-    fsynced and renamed over ``path``. On any exception the temporary file is removed, ``path``
-    is left untouched and the exception propagates. The new file gets ordinary permissions
-    (``0o666`` less the umask).
+    fsynced and renamed over ``path``. ``fsync=False`` skips both fsyncs (the file's and the
+    directory's): the rename still never shows a partial file, but after a power cut the
+    newest files may be empty or missing. On any exception the temporary
+    file is removed, ``path`` is left untouched and the exception propagates. The new file gets
+    ordinary permissions (``0o666`` less the umask).
 
     Example:
         >>> atomic_write(Path("out.bin"), lambda f: f.write(b"data"))  # doctest: +SKIP
@@ -50,14 +52,16 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    fsync_dir(path.parent)
+    if fsync:
+        fsync_dir(path.parent)
 
 
 def fsync_dir(directory: Path) -> None:

@@ -485,6 +485,7 @@ def encode_image(
     icc_profile: bytes | None = None,
     jpeg_quality: int = 95,
     dpi: tuple[float, float] | None = None,
+    fsync: bool = True,
 ) -> None:
     """Write pixels to ``path`` atomically, at the array's bit depth where the format allows.
 
@@ -500,6 +501,7 @@ def encode_image(
         jpeg_quality: 1..100 for JPEG and lossy WebP; from 90 up JPEG keeps full-resolution
             chroma (4:4:4).
         dpi: ``(x, y)`` dots per inch to record, or ``None``.
+        fsync: Make the file durable before returning (see :func:`atomic_write`).
 
     16-bit data is kept by PNG and TIFF; JPEG, WebP and BMP get 8 bits, rounded to nearest.
 
@@ -520,7 +522,7 @@ def encode_image(
         raise ImageError(f"{path}: jpeg_quality must be in 1..100, got {jpeg_quality}")
     try:
         data = _encode_bytes(fmt, color, alpha, exif, icc_profile, jpeg_quality, dpi)
-        atomic_write(path, lambda f: f.write(data))
+        atomic_write(path, lambda f: f.write(data), fsync=fsync)
     except ImageError:
         raise
     except MemoryError:

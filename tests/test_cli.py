@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,6 +104,27 @@ def test_a_model_of_another_task_exits_two_naming_its_command(
     assert result.exit_code == 2, result.output
     assert f"is a translate model, not {command}: use `ganedit translate`" in result.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("flags", "fsyncs"), [((), 6), (("--no-fsync",), 0)])
+def test_no_fsync_writes_the_outputs_without_fsync(
+    resnet_onnx: Path,
+    images: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    flags: tuple[str, ...],
+    fsyncs: int,
+) -> None:
+    from ganedit import _files
+
+    calls: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(_files.os, "fsync", lambda fd: (calls.append(fd), real(fd))[1])
+    out = tmp_path / "out"
+    result = _invoke("translate", str(resnet_onnx), str(images), "-o", str(out), *flags)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.jpg"]
+    assert len(calls) == fsyncs  # file and folder for each of the 3 outputs, or none
 
 
 def test_bucket_runs_two_sizes_in_one_batch_and_keeps_sizes(

@@ -588,6 +588,21 @@ def test_atomic_write_success_leaves_only_the_file(tmp_path: Path) -> None:
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~_files._umask()
 
 
+@pytest.mark.parametrize(("fsync", "expected"), [(True, 2), (False, 0)])
+def test_atomic_write_fsyncs_file_and_folder_unless_told_not_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fsync: bool, expected: int
+) -> None:
+    calls: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(_files.os, "fsync", lambda fd: (calls.append(fd), real(fd))[1])
+    path = tmp_path / "out.bin"
+    path.write_bytes(b"old")
+    atomic_write(path, lambda f: f.write(b"new"), fsync=fsync)
+    assert len(calls) == expected  # the file's data, then the folder's entry
+    assert path.read_bytes() == b"new"
+    assert list(tmp_path.iterdir()) == [path]  # still a rename over the old file
+
+
 def test_atomic_write_failure_keeps_old_file_and_no_temp(tmp_path: Path) -> None:
     path = tmp_path / "out.bin"
     path.write_bytes(b"old")

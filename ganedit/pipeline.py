@@ -352,6 +352,15 @@ def _attach_masks(jobs: list[Job], masks: MaskSource) -> tuple[list[Job], list[F
     )
 
 
+def _finished(output: Path) -> bool:
+    """Whether an earlier run left a result here. An empty file is not one: no image format
+    is empty, and a power cut after a ``fsync=False`` write can leave one."""
+    try:
+        return output.is_file() and output.stat().st_size > 0
+    except OSError:
+        return False
+
+
 def _remove_stale_temporaries(jobs: list[Job]) -> None:
     """Delete temporary files an interrupted earlier run left beside our outputs."""
     for folder in {job.output.parent for job in jobs}:
@@ -425,7 +434,7 @@ def process_folder(
         on_result(result)
     todo = []
     for job in jobs:
-        if not settings.overwrite and job.output.is_file():
+        if not settings.overwrite and _finished(job.output):
             result = FileResult(job.source, job.output, "skipped")
             report.add(result)
             on_result(result)

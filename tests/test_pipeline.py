@@ -314,6 +314,19 @@ def test_rerun_does_only_the_missing_outputs(
     assert (out / "img3.png").is_file()
 
 
+def test_rerun_redoes_empty_outputs(
+    resnet_translator: Translator, clean_folder: Path, tmp_path: Path
+) -> None:
+    # What a power cut after a --no-fsync write can leave: the name, without the data.
+    out = tmp_path / "out"
+    process_folder(resnet_translator, [clean_folder], out)
+    (out / "img3.png").write_bytes(b"")
+    second = process_folder(resnet_translator, [clean_folder], out)
+    assert (second.done, second.skipped) == (1, 6)
+    with Image.open(out / "img3.png") as redone:
+        redone.load()
+
+
 def test_overwrite_redoes_existing_outputs(
     resnet_translator: Translator, clean_folder: Path, tmp_path: Path
 ) -> None:

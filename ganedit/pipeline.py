@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import queue
+import stat
 import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -356,9 +357,10 @@ def _finished(output: Path) -> bool:
     """Whether an earlier run left a result here. An empty file is not one: no image format
     is empty, and a power cut after a ``fsync=False`` write can leave one."""
     try:
-        return output.is_file() and output.stat().st_size > 0
+        info = output.stat()  # one stat per file, not two: reruns check millions of them
     except OSError:
         return False
+    return stat.S_ISREG(info.st_mode) and info.st_size > 0
 
 
 def _remove_stale_temporaries(jobs: list[Job]) -> None:

@@ -11,6 +11,7 @@ from .cli_options import (
     CONTEXT,
     decorate,
     photo_data_options,
+    photo_loader_options,
     require_data_and_out,
     run_head_options,
     run_options,
@@ -84,16 +85,7 @@ def _coverage(ctx: click.Context, param: click.Parameter, value: tuple[float, fl
             metavar="MIN MAX",
             help="Fraction of the crop a generated mask covers.",
         ),
-        click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True),
-        click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True),
-        click.option("--max-size", type=click.IntRange(min=1), default=None),
-        click.option(
-            "--epochs",
-            type=click.IntRange(min=1),
-            default=1000,
-            show_default=True,
-            help="Passes over the photos (constant learning rate; use --max-steps).",
-        ),
+        *photo_loader_options(),
         click.option(
             "--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True
         ),

@@ -18,6 +18,7 @@ __all__ = [
     "CONTEXT",
     "decorate",
     "photo_data_options",
+    "photo_loader_options",
     "require_data_and_out",
     "run_head_options",
     "run_options",
@@ -116,6 +117,23 @@ def decorate(
         return func
 
     return decorate
+
+
+def photo_loader_options() -> list[Callable[..., Any]]:
+    """How the one-folder recipes (sr, inpaint) feed their photos; read by
+    :func:`photo_data_options`."""
+    return [
+        click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True),
+        click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True),
+        click.option("--max-size", type=click.IntRange(min=1), default=None),
+        click.option(
+            "--epochs",
+            type=click.IntRange(min=1),
+            default=1000,
+            show_default=True,
+            help="Passes over the photos (constant learning rate; use --max-steps).",
+        ),
+    ]
 
 
 def photo_data_options(o: dict[str, Any]) -> DataOptions:

@@ -47,9 +47,13 @@ import onnxruntime as ort
 import torch
 from skimage import data as skdata
 
-from ganedit.archs import RRDBNet, SRVGGNetCompact, load_generator
-from ganedit.archs.resnet import ResnetGenerator
-from ganedit.archs.unet import UnetGenerator
+from ganedit.archs import (
+    ResnetGenerator,
+    RRDBNet,
+    SRVGGNetCompact,
+    UnetGenerator,
+    load_generator,
+)
 from ganedit.export import checkpoint_to_onnx
 from ganedit.half import emulate_fp16, to_half
 from ganedit.train.init import init_weights

@@ -16,9 +16,9 @@ from ganedit.archs import (  # noqa: E402
     PixelDiscriminator,
     ResnetGenerator,
     UnetGenerator,
-    make_norm,
     use_image_statistics,
 )
+from ganedit.archs.norm import make_norm  # noqa: E402
 
 
 def _unet_level(level: int) -> str:

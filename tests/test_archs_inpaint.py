@@ -13,16 +13,12 @@ from ganedit.archs import (  # noqa: E402
     InpaintGenerator,
     InpaintSpec,
     SNPatchDiscriminator,
-    default_registry,
+    default_arch_registry,
     detect_generator,
     load_generator,
 )
-from ganedit.archs.inpaint import (  # noqa: E402
-    FEATURE_GAIN,
-    SIZE_MULTIPLE,
-    inpaint_spec,
-    is_inpaint,
-)
+from ganedit.archs.inpaint.detect import inpaint_spec, is_inpaint  # noqa: E402
+from ganedit.archs.inpaint.network import FEATURE_GAIN, SIZE_MULTIPLE  # noqa: E402
 from ganedit.card import MaskSpec  # noqa: E402
 from ganedit.errors import CheckpointError  # noqa: E402
 
@@ -214,7 +210,7 @@ class TestDetection:
         assert detect_generator(state_dict) == InpaintSpec(ngf=ngf, in_channels=channels)
 
     def test_registry_entry(self):
-        entry = default_registry().detect(InpaintGenerator(ngf=NGF).state_dict())
+        entry = default_arch_registry().detect(InpaintGenerator(ngf=NGF).state_dict())
         assert entry is not None and entry.id == "gated_inpaint"
 
     def test_other_generators_are_not_taken_for_inpainting(self):

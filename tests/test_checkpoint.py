@@ -17,12 +17,12 @@ from ganedit.archs import (  # noqa: E402
     ImageStatsBatchNorm2d,
     ResnetGenerator,
     UnetGenerator,
-    default_registry,
+    default_arch_registry,
     detect_generator,
     load_generator,
     read_state_dict,
 )
-from ganedit.archs.generators import RESNET_ENTRY, UNET_ENTRY  # noqa: E402
+from ganedit.archs.cyclegan.detect import RESNET_ENTRY, UNET_ENTRY  # noqa: E402
 from ganedit.errors import CheckpointError  # noqa: E402
 
 
@@ -367,7 +367,7 @@ class TestErrors:
 
 class TestRegistry:
     def test_default_holds_both_generators(self):
-        registry = default_registry()
+        registry = default_arch_registry()
         assert [entry.id for entry in registry] == [
             "cyclegan_resnet",
             "pix2pix_unet",
@@ -379,16 +379,16 @@ class TestRegistry:
         assert registry.get("cyclegan_resnet") is RESNET_ENTRY
 
     def test_duplicate_id_rejected(self):
-        registry = default_registry()
+        registry = default_arch_registry()
         with pytest.raises(ValueError, match="already registered"):
             registry.add(dataclasses.replace(UNET_ENTRY, description="another"))
 
     def test_unknown_id(self):
         with pytest.raises(KeyError, match="known: cyclegan_resnet, pix2pix_unet"):
-            default_registry().get("esrgan")
+            default_arch_registry().get("esrgan")
 
     def test_detect(self):
-        registry = default_registry()
+        registry = default_arch_registry()
         assert registry.detect(_unet(num_downs=5).state_dict()) is UNET_ENTRY
         assert registry.detect(_resnet(n_blocks=1).state_dict()) is RESNET_ENTRY
         assert registry.detect({"x.weight": torch.zeros(1)}) is None
@@ -403,7 +403,11 @@ class TestRegistry:
             return RESNET_ENTRY.build(state_dict)
 
         entry = ArchEntry(
-            id="custom", description="custom", detect=lambda sd: "model.1.weight" in sd, build=build
+            id="custom",
+            description="custom",
+            detect=lambda sd: "model.1.weight" in sd,
+            build=build,
+            example=RESNET_ENTRY.example,
         )
         loaded = load_generator(_resnet(n_blocks=1).state_dict(), registry=ArchRegistry((entry,)))
         assert loaded.spec.arch == "resnet_1blocks"

@@ -13,10 +13,10 @@ import torch
 from click.testing import CliRunner
 
 from ganedit import ModelCard
+from ganedit.archs import use_running_statistics
 from ganedit.card import METADATA_KEY
 from ganedit.cli import main
 from ganedit.export import ExportError, ExportResult, checkpoint_to_onnx, export_onnx
-from ganedit.export.checkpoint import use_running_statistics
 
 
 def _metadata(path: Path) -> dict[str, str]:

@@ -18,14 +18,13 @@ from ganedit.archs import (  # noqa: E402
     SRVGGSpec,
     UnetGenerator,
     blend_state_dicts,
-    convert_rrdbnet_keys,
-    default_registry,
+    default_arch_registry,
     detect_generator,
     load_generator,
-    pixel_unshuffle,
 )
-from ganedit.archs.generators import is_resnet, is_unet  # noqa: E402
-from ganedit.archs.sr_detect import is_rrdbnet, is_srvgg  # noqa: E402
+from ganedit.archs.cyclegan.detect import is_resnet, is_unet  # noqa: E402
+from ganedit.archs.esrgan.detect import convert_rrdbnet_keys, is_rrdbnet, is_srvgg  # noqa: E402
+from ganedit.archs.esrgan.rrdb import pixel_unshuffle  # noqa: E402
 from ganedit.errors import CheckpointError  # noqa: E402
 
 TINY = {"num_feat": 8, "num_block": 2, "num_grow_ch": 4}
@@ -240,7 +239,7 @@ class TestRRDBNetDetection:
 
     @pytest.mark.parametrize("layout", ["basicsr", "esrgan", "oldest"])
     def test_registry_picks_rrdbnet_entry(self, layout):
-        entry = default_registry().detect(_layout(_rrdbnet(4), layout))
+        entry = default_arch_registry().detect(_layout(_rrdbnet(4), layout))
         assert entry is not None and entry.id == "esrgan_rrdbnet"
 
     def test_converted_keys(self):
@@ -319,7 +318,7 @@ class TestSRVGGDetection:
             detect_generator(state_dict)
 
     def test_registry_picks_srvgg_entry(self):
-        entry = default_registry().detect(_srvgg(4).state_dict())
+        entry = default_arch_registry().detect(_srvgg(4).state_dict())
         assert entry is not None and entry.id == "realesrgan_srvgg"
 
 

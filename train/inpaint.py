@@ -16,7 +16,7 @@ Defaults: ``lambda_l1`` 1.0 each stage, ``hole_weight`` 6 (Liu et al. 2018's hol
 ratio), ``lambda_gan`` 0.1 (DeepFill v2 uses 1.0 with 48
 filters and batches of 16; small CPU runs with tiny batches stay stable with the L1 terms
 leading), Adam lr 1e-4 with betas (0.5, 0.999) for both networks, constant rate (DeepFill v2's
-settings). Why SN-PatchGAN + hinge and not R1: see :mod:`ganedit.archs.inpaint`.
+settings). Why SN-PatchGAN + hinge and not R1: see :mod:`ganedit.archs.inpaint.network`.
 
 The exported network is ``G`` (no moving average: DeepFill v2 releases its raw weights).
 Masks are drawn per sample by the dataset (:mod:`ganedit.train.inpaint_data`), so the recipe

@@ -1,6 +1,12 @@
 """The reference generator networks in PyTorch (CycleGAN/pix2pix, ESRGAN/Real-ESRGAN, a
 DeepFill-v2-style inpainting network), and the loader of their checkpoints.
 
+One folder per model family (:mod:`.cyclegan`, :mod:`.esrgan`, :mod:`.inpaint`), each with its
+networks, its spec and its detector; :mod:`.registry` lists them all
+(:func:`default_arch_registry`), :mod:`.checkpoint` reads and loads checkpoints. Helpers that
+are not re-exported here (``make_norm``, ``pixel_unshuffle``, ``convert_rrdbnet_keys``, the
+detectors, the building blocks) are imported from their modules.
+
 Importing this package imports torch; ``import ganedit`` does not import it. Used by training,
 export and the ``.pth``/``.safetensors`` import path.
 
@@ -29,29 +35,32 @@ from .checkpoint import (
     load_generator,
     read_state_dict,
 )
-from .discriminators import NLayerDiscriminator, PixelDiscriminator
-from .generators import build_generator, default_registry
-from .inpaint import GatedConv2d, InpaintGenerator, SNPatchDiscriminator, inpaint_spec
-from .inpaint_spec import InpaintSpec
-from .norm import ImageStatsBatchNorm2d, make_norm, use_image_statistics
-from .registry import ArchEntry, ArchRegistry, BuiltArch, StateDict
-from .resnet import ResnetBlock, ResnetGenerator
-from .rrdb import RRDB, ResidualDenseBlock, RRDBNet, pixel_unshuffle
-from .spec import ArchSpec, Family, ModelSpec, NormType, PaddingType
-from .sr_detect import convert_rrdbnet_keys, rrdbnet_spec, srvgg_spec
-from .sr_spec import ActType, RRDBNetSpec, SRVGGSpec
-from .srvgg import SRVGGNetCompact
-from .unet import UnetGenerator, UnetSkipConnectionBlock
+from .cyclegan.detect import build_generator
+from .cyclegan.discriminators import NLayerDiscriminator, PixelDiscriminator
+from .cyclegan.resnet import ResnetGenerator
+from .cyclegan.spec import ArchSpec
+from .cyclegan.unet import UnetGenerator
+from .esrgan.rrdb import RRDBNet
+from .esrgan.spec import RRDBNetSpec, SRVGGSpec
+from .esrgan.srvgg import SRVGGNetCompact
+from .inpaint.network import GatedConv2d, InpaintGenerator, SNPatchDiscriminator
+from .inpaint.spec import InpaintSpec
+from .norm import ImageStatsBatchNorm2d, use_image_statistics, use_running_statistics
+from .registry import (
+    ArchEntry,
+    ArchRegistry,
+    BuiltArch,
+    ModelSpec,
+    StateDict,
+    default_arch_registry,
+)
 
 __all__ = [
     "CHECKPOINT_SUFFIXES",
-    "RRDB",
-    "ActType",
     "ArchEntry",
     "ArchRegistry",
     "ArchSpec",
     "BuiltArch",
-    "Family",
     "GatedConv2d",
     "ImageStatsBatchNorm2d",
     "InpaintGenerator",
@@ -59,32 +68,22 @@ __all__ = [
     "LoadedGenerator",
     "ModelSpec",
     "NLayerDiscriminator",
-    "NormType",
-    "PaddingType",
     "PixelDiscriminator",
     "RRDBNet",
     "RRDBNetSpec",
-    "ResidualDenseBlock",
-    "ResnetBlock",
     "ResnetGenerator",
     "SNPatchDiscriminator",
     "SRVGGNetCompact",
     "SRVGGSpec",
     "StateDict",
     "UnetGenerator",
-    "UnetSkipConnectionBlock",
     "blend_state_dicts",
     "build_generator",
-    "convert_rrdbnet_keys",
-    "default_registry",
+    "default_arch_registry",
     "detect_generator",
     "fit_norm_buffers",
-    "inpaint_spec",
     "load_generator",
-    "make_norm",
-    "pixel_unshuffle",
     "read_state_dict",
-    "rrdbnet_spec",
-    "srvgg_spec",
     "use_image_statistics",
+    "use_running_statistics",
 ]

@@ -11,15 +11,10 @@ import math
 import torch
 
 from ..errors import CheckpointError
+from ._keys import preview
 from .registry import StateDict
 
 __all__ = ["blend_state_dicts"]
-
-_PREVIEW = 4
-
-
-def _preview(names: list[str]) -> str:
-    return ", ".join(names[:_PREVIEW]) + (", …" if len(names) > _PREVIEW else "")
 
 
 def blend_state_dicts(a: StateDict, b: StateDict, weight: float) -> dict[str, torch.Tensor]:
@@ -67,7 +62,7 @@ def blend_state_dicts(a: StateDict, b: StateDict, weight: float) -> dict[str, to
         and not torch.equal(a[key], b[key])
     ]
     problems = [
-        f"{len(names)} {what} ({_preview(names)})"
+        f"{len(names)} {what} ({preview(names)})"
         for names, what in (
             (only_a, "keys only in the first"),
             (only_b, "keys only in the second"),

@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
-from .generators import default_registry
-from .registry import ArchRegistry, BuiltArch, StateDict
-from .spec import ModelSpec
+from ..resolve import CHECKPOINT_SUFFIXES
+from ._keys import preview
+from .registry import ArchRegistry, BuiltArch, ModelSpec, StateDict, default_arch_registry
 
 __all__ = [
     "CHECKPOINT_SUFFIXES",
@@ -30,13 +30,12 @@ __all__ = [
     "read_state_dict",
 ]
 
-CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
-_PICKLE_SUFFIXES = (".pth", ".pt", ".bin")
+# Read with torch.load; the rest of CHECKPOINT_SUFFIXES (.safetensors) with safetensors.
+_PICKLE_SUFFIXES = tuple(suffix for suffix in CHECKPOINT_SUFFIXES if suffix != ".safetensors")
 # Where training scripts put the generator's weights inside a larger checkpoint dict, in order
 # of preference (EMA weights first, as Real-ESRGAN/BasicSR ship them).
 CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model", "netG", "generator")
 _MAX_NESTING = 3
-_PREVIEW = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,9 +44,12 @@ class LoadedGenerator:
 
     Attributes:
         module: The network in eval mode (dropout off; batch norm, if any, on per-image
-            statistics as in the reference's test script). Takes ``(B, in_channels, H, W)``
-            in ``[-1, 1]`` with ``H`` and ``W`` multiples of ``spec.size_multiple`` and at least
-            ``spec.min_size``; returns ``(B, out_channels, H, W)`` in ``[-1, 1]``.
+            statistics as in the reference's test script). Takes ``(B, C, H, W)`` in
+            ``spec.input_range``, with ``C = spec.in_channels`` (plus the mask channel for an
+            inpainting network, see ``spec.mask``) and ``H`` and ``W`` multiples of
+            ``spec.size_multiple`` and at least ``spec.min_size``; returns
+            ``(B, spec.out_channels, H * spec.scale, W * spec.scale)`` in
+            ``spec.output_range``.
         spec: What the checkpoint is.
         source: The file it came from, or ``"<state dict>"``.
     """
@@ -55,11 +57,6 @@ class LoadedGenerator:
     module: nn.Module
     spec: ModelSpec
     source: str
-
-
-def _preview(names: list[str]) -> str:
-    shown = ", ".join(names[:_PREVIEW])
-    return shown + (", …" if len(names) > _PREVIEW else "")
 
 
 def _count(n: int, singular: str, plural: str) -> str:
@@ -131,7 +128,7 @@ def _unwrap(obj: object, source: str) -> dict[str, torch.Tensor]:
             found = [f"{key} ({_describe_value(value)})" for key, value in obj.items()]
             raise CheckpointError(
                 f"{source}: not a state dict: its {len(found)} top-level entries "
-                f"({_preview(found)}) are not all tensors, and none of the usual containers "
+                f"({preview(found)}) are not all tensors, and none of the usual containers "
                 f"({', '.join(CONTAINER_KEYS)}) holds the weights"
             )
         obj = inner
@@ -213,7 +210,7 @@ def _check_fit(source: str, state_dict: StateDict, module: nn.Module, spec: Mode
         if key in state_dict and tuple(state_dict[key].shape) != shape
     ]
     problems = [
-        f"{_count(len(names), *nouns)} ({_preview(names)})"
+        f"{_count(len(names), *nouns)} ({preview(names)})"
         for names, nouns in (
             (missing, ("missing key", "missing keys")),
             (unexpected, ("unexpected key", "unexpected keys")),
@@ -243,7 +240,7 @@ def _no_match(source: str, state_dict: StateDict, registry: ArchRegistry) -> Che
     expected = " or ".join(entry.description for entry in registry) or "(the registry is empty)"
     return CheckpointError(
         f"{source}: no known architecture matches its {_count(len(keys), 'key', 'keys')} "
-        f"(first: {_preview(keys)}); expected {expected}"
+        f"(first: {preview(keys)}); expected {expected}"
     )
 
 
@@ -252,7 +249,7 @@ def _build(
 ) -> tuple[str, StateDict, BuiltArch]:
     """Read, recognise and build (weights not loaded); errors name the source."""
     source, state_dict = _as_state_dict(checkpoint)
-    registry = default_registry() if registry is None else registry
+    registry = default_arch_registry() if registry is None else registry
     entry = registry.detect(state_dict)
     if entry is None:
         raise _no_match(source, state_dict, registry)
@@ -271,7 +268,8 @@ def detect_generator(
 
     Args:
         checkpoint: A checkpoint file or a state dict.
-        registry: The architectures to try; the default holds the ResNet and U-Net generators.
+        registry: The architectures to try; ``None`` uses :func:`default_arch_registry`
+            (every architecture ganedit ships).
 
     Raises:
         CheckpointError: The file cannot be read or matches no architecture.
@@ -290,11 +288,13 @@ def load_generator(
 
     Args:
         checkpoint: A ``.pth``/``.pt``/``.bin``/``.safetensors`` file or a state dict.
-        registry: The architectures to try; the default holds the CycleGAN/pix2pix ResNet and
-            U-Net generators.
+        registry: The architectures to try; ``None`` uses :func:`default_arch_registry`
+            (every architecture ganedit ships).
 
     Returns:
-        The network in eval mode with its :class:`ArchSpec`.
+        The network in eval mode with its spec (an
+        :class:`~ganedit.archs.cyclegan.spec.ArchSpec`, an ESRGAN-family spec or an
+        :class:`~ganedit.archs.inpaint.spec.InpaintSpec`).
 
     Raises:
         CheckpointError: The file cannot be read, matches no known architecture (the message

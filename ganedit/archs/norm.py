@@ -1,4 +1,6 @@
-"""Normalisation layers of the reference networks, and per-image batch norm for inference."""
+"""Normalisation layers of the reference networks, and the two batch-norm modes for inference:
+per-image statistics (:func:`use_image_statistics`, the pix2pix test-time behaviour) and the
+stored running statistics (:func:`use_running_statistics`, its inverse)."""
 
 from __future__ import annotations
 
@@ -6,9 +8,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .spec import NORM_TYPES, NormType
+from .cyclegan.spec import NORM_TYPES, NormType
 
-__all__ = ["ImageStatsBatchNorm2d", "make_norm", "norm_uses_bias", "use_image_statistics"]
+__all__ = [
+    "ImageStatsBatchNorm2d",
+    "make_norm",
+    "norm_uses_bias",
+    "use_image_statistics",
+    "use_running_statistics",
+]
 
 
 def make_norm(norm: NormType, channels: int) -> nn.Module:
@@ -108,4 +116,28 @@ def use_image_statistics(module: nn.Module) -> nn.Module:
         replaced = use_image_statistics(child)
         if replaced is not child:
             setattr(module, name, replaced)
+    return module
+
+
+def use_running_statistics(module: nn.Module) -> nn.Module:
+    """Swap per-image batch norm back to plain batch norm (running statistics in eval mode).
+
+    The inverse of :func:`use_image_statistics`: every :class:`ImageStatsBatchNorm2d` in
+    ``module`` becomes a ``BatchNorm2d`` with the same weights and buffers, so the state dict
+    is unchanged. Submodules are replaced in place and ``module`` is returned.
+
+    Example:
+        >>> net = use_image_statistics(nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8)))
+        >>> type(use_running_statistics(net)[1]).__name__
+        'BatchNorm2d'
+    """
+    for name, child in module.named_children():
+        if isinstance(child, ImageStatsBatchNorm2d):
+            plain = nn.BatchNorm2d(
+                child.num_features, eps=child.eps, momentum=child.momentum, affine=child.affine
+            )
+            plain.load_state_dict(child.state_dict())
+            setattr(module, name, plain)
+        else:
+            use_running_statistics(child)
     return module

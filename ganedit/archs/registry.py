@@ -2,22 +2,74 @@
 
 An :class:`ArchEntry` pairs a cheap key check (``detect``) with a builder that reads the
 hyperparameters from tensor shapes and returns an unloaded module (``build``). The loader takes
-an :class:`ArchRegistry` as a parameter instead of reading a global one.
+an :class:`ArchRegistry` as a parameter instead of reading a global one;
+:func:`default_arch_registry` lists every architecture ganedit ships, one line per entry.
+
+Adding an architecture is one folder and one line: a family package next to
+:mod:`ganedit.archs.cyclegan` (its networks, its spec implementing :class:`ModelSpec`, and a
+``detect`` module defining the :class:`ArchEntry`), and its entry in
+:func:`default_arch_registry`. ``tests/test_registry.py`` then runs the entry's ``example``
+through save, detect, load, forward and ONNX export.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping
+from typing import Literal, Protocol
 
 import torch
 from torch import nn
 
-from .spec import ModelSpec
+from ..card import MaskSpec
 
-__all__ = ["ArchEntry", "ArchRegistry", "BuiltArch", "StateDict"]
+__all__ = [
+    "ArchEntry",
+    "ArchRegistry",
+    "BuiltArch",
+    "ModelSpec",
+    "StateDict",
+    "default_arch_registry",
+]
 
 StateDict = Mapping[str, torch.Tensor]
+
+
+class ModelSpec(Protocol):
+    """What every architecture spec tells the exporter: enough to write the model card.
+
+    :class:`~ganedit.archs.cyclegan.spec.ArchSpec` (CycleGAN/pix2pix generators), the
+    super-resolution specs of :mod:`ganedit.archs.esrgan.spec` and
+    :class:`~ganedit.archs.inpaint.spec.InpaintSpec` implement it. ``mask`` is where an
+    inpainting network takes its mask (``None`` for every other task).
+    """
+
+    @property
+    def task(self) -> Literal["translate", "upscale", "inpaint"]: ...
+    @property
+    def arch(self) -> str: ...
+    @property
+    def scale(self) -> int: ...
+    @property
+    def in_channels(self) -> int: ...
+    @property
+    def out_channels(self) -> int: ...
+    @property
+    def input_range(self) -> tuple[float, float]: ...
+    @property
+    def output_range(self) -> tuple[float, float]: ...
+    @property
+    def size_multiple(self) -> int: ...
+    @property
+    def min_size(self) -> int: ...
+    @property
+    def tiling(self) -> Literal["ok", "discouraged"]: ...
+    @property
+    def norm_stats(self) -> Literal["image"] | None: ...
+    @property
+    def mask(self) -> MaskSpec | None: ...
+    def describe(self) -> str: ...
+    def card_extra(self) -> dict[str, object]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +80,7 @@ class BuiltArch:
     spec: ModelSpec
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ArchEntry:
     """One architecture the loader can recognise.
 
@@ -41,6 +93,10 @@ class ArchEntry:
         build: Reads the hyperparameters from a detected state dict and returns the unloaded
             module with its spec. Raises :class:`~ganedit.errors.CheckpointError` when the
             shapes are inconsistent.
+        example: Returns a freshly initialised, smallest useful instance of the architecture
+            (a few channels, one block), whose state dict ``detect`` accepts. Used by tests
+            (``tests/test_registry.py`` runs every registered entry's example through save,
+            detect, load, forward and ONNX export) and by documentation; never by the loader.
         convert: Renames a detected state dict's keys to the module's (for checkpoints saved
             with an older layout of the same network), or ``None`` when they already match. The
             loader applies it before ``build`` and before loading the weights. Raises
@@ -51,6 +107,7 @@ class ArchEntry:
     description: str
     detect: Callable[[StateDict], bool]
     build: Callable[[StateDict], BuiltArch]
+    example: Callable[[], nn.Module]
     convert: Callable[[StateDict], dict[str, torch.Tensor]] | None = None
 
 
@@ -105,3 +162,31 @@ class ArchRegistry:
 
     def __contains__(self, id: object) -> bool:
         return id in self._entries
+
+
+def default_arch_registry() -> ArchRegistry:
+    """A new registry holding every architecture ganedit ships, in the order they are tried.
+
+    The CycleGAN ResNet and pix2pix U-Net generators, the ESRGAN/Real-ESRGAN RRDBNet (in every
+    key layout), Real-ESRGAN's SRVGGNetCompact, then the gated-convolution inpainting generator.
+    Their key layouts do not overlap, so the order decides nothing today; it is kept fixed so
+    that error messages list the entries the same way.
+
+    Example:
+        >>> [entry.id for entry in default_arch_registry()]
+        ['cyclegan_resnet', 'pix2pix_unet', 'esrgan_rrdbnet', 'realesrgan_srvgg', 'gated_inpaint']
+    """
+    # Imported here: the family modules import this one for ArchEntry.
+    from .cyclegan import detect as cyclegan
+    from .esrgan import detect as esrgan
+    from .inpaint import detect as inpaint
+
+    return ArchRegistry(
+        (
+            cyclegan.RESNET_ENTRY,
+            cyclegan.UNET_ENTRY,
+            esrgan.RRDBNET_ENTRY,
+            esrgan.SRVGG_ENTRY,
+            inpaint.INPAINT_ENTRY,
+        )
+    )

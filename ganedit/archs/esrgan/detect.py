@@ -2,7 +2,7 @@
 
 Detection reads only key names and tensor shapes.
 
-RRDBNet, three key layouts (all converted to BasicSR's, see :mod:`ganedit.archs.rrdb`):
+RRDBNet, three key layouts (all converted to BasicSR's, see :mod:`ganedit.archs.esrgan.rrdb`):
 
 - BasicSR / Real-ESRGAN: ``conv_first``, ``body.N.rdb1.conv1``, ``conv_body``, ``conv_up1``…,
   ``conv_hr``, ``conv_last``.
@@ -36,11 +36,13 @@ import math
 import re
 
 import torch
+from torch import nn
 
-from ..errors import CheckpointError
-from .registry import ArchEntry, BuiltArch, StateDict
+from ...errors import CheckpointError
+from .. import _keys
+from ..registry import ArchEntry, BuiltArch, StateDict
 from .rrdb import RRDBNet
-from .sr_spec import UNSHUFFLE_FACTORS, RRDBNetSpec, SRVGGSpec
+from .spec import UNSHUFFLE_FACTORS, RRDBNetSpec, SRVGGSpec
 from .srvgg import SRVGGNetCompact
 
 __all__ = [
@@ -73,11 +75,6 @@ _OLDEST_FLAT = re.compile(r"^model\.(\d+)\.(weight|bias)$")
 _SRVGG_KEY = re.compile(r"^body\.(\d+)\.(weight|bias)$")
 
 
-def _shape(state_dict: StateDict, key: str) -> tuple[int, ...] | None:
-    tensor = state_dict.get(key)
-    return None if tensor is None else tuple(tensor.shape)
-
-
 def _is_conv3(shape: tuple[int, ...] | None) -> bool:
     return shape is not None and len(shape) == 4 and shape[2:] == (3, 3)
 
@@ -89,7 +86,7 @@ def _rrdbnet_layout(state_dict: StateDict) -> str | None:
         ("esrgan", _ESRGAN_KEYS),
         ("oldest", _OLDEST_KEYS),
     ):
-        if all(_is_conv3(_shape(state_dict, key)) for key in keys):
+        if all(_is_conv3(_keys.shape(state_dict, key)) for key in keys):
             return layout
     return None
 
@@ -201,8 +198,10 @@ def rrdbnet_spec(state_dict: StateDict) -> RRDBNetSpec:
             "this is an ESRGAN+ model (RRDB blocks with conv1x1 noise branches), which is not "
             "supported"
         )
-    shapes = {key: _shape(state_dict, key) for key in ("conv_first.weight", "conv_last.weight")}
-    shapes["body.0.rdb1.conv1.weight"] = _shape(state_dict, "body.0.rdb1.conv1.weight")
+    shapes = {
+        key: _keys.shape(state_dict, key) for key in ("conv_first.weight", "conv_last.weight")
+    }
+    shapes["body.0.rdb1.conv1.weight"] = _keys.shape(state_dict, "body.0.rdb1.conv1.weight")
     for key, shape in shapes.items():
         if not _is_conv3(shape):
             raise CheckpointError(
@@ -215,7 +214,7 @@ def rrdbnet_spec(state_dict: StateDict) -> RRDBNetSpec:
     num_block = _count_consecutive(state_dict, "body.{}.rdb1.conv1.weight", 0)
     num_upsample = _count_consecutive(state_dict, "conv_up{}.weight", 1)
     for i in range(1, num_upsample + 1):
-        shape = _shape(state_dict, f"conv_up{i}.weight")
+        shape = _keys.shape(state_dict, f"conv_up{i}.weight")
         if shape != (num_feat, num_feat, 3, 3):
             raise CheckpointError(
                 f"conv_up{i}.weight should be ({num_feat}, {num_feat}, 3, 3) for nearest-"
@@ -246,8 +245,8 @@ def is_srvgg(state_dict: StateDict) -> bool:
     return (
         bool(state_dict)
         and all(_SRVGG_KEY.match(key) for key in state_dict)
-        and _is_conv3(_shape(state_dict, "body.0.weight"))
-        and _is_conv3(_shape(state_dict, "body.2.weight"))
+        and _is_conv3(_keys.shape(state_dict, "body.0.weight"))
+        and _is_conv3(_keys.shape(state_dict, "body.2.weight"))
     )
 
 
@@ -315,6 +314,15 @@ def _build_srvgg(state_dict: StateDict) -> BuiltArch:
     return BuiltArch(module=SRVGGNetCompact.from_spec(spec), spec=spec)
 
 
+def _example_rrdbnet() -> nn.Module:
+    # ×2: the example also covers the pixel-unshuffle input and its size multiple.
+    return RRDBNet(scale=2, num_feat=8, num_block=1, num_grow_ch=4)
+
+
+def _example_srvgg() -> nn.Module:
+    return SRVGGNetCompact(scale=4, num_feat=8, num_conv=1)
+
+
 RRDBNET_ENTRY = ArchEntry(
     id="esrgan_rrdbnet",
     description=(
@@ -324,6 +332,7 @@ RRDBNET_ENTRY = ArchEntry(
     ),
     detect=is_rrdbnet,
     build=_build_rrdbnet,
+    example=_example_rrdbnet,
     convert=convert_rrdbnet_keys,
 )
 
@@ -332,4 +341,5 @@ SRVGG_ENTRY = ArchEntry(
     description="a Real-ESRGAN SRVGGNetCompact (body.0.weight, body.1.weight, body.2.weight, …)",
     detect=is_srvgg,
     build=_build_srvgg,
+    example=_example_srvgg,
 )

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .sr_spec import ACT_TYPES, ActType, SRVGGSpec
+from .spec import ACT_TYPES, ActType, SRVGGSpec
 
 __all__ = ["SRVGGNetCompact"]
 

@@ -1,10 +1,11 @@
 """What an inpainting checkpoint is: the gated-convolution generator's hyperparameters.
 
-This module is torch-free, like :mod:`ganedit.archs.spec`; :class:`InpaintSpec` implements
-:class:`~ganedit.archs.spec.ModelSpec`, so the exporter writes its model card unchanged.
+This module is torch-free, like :mod:`ganedit.archs.cyclegan.spec`; :class:`InpaintSpec`
+implements :class:`~ganedit.archs.registry.ModelSpec`, so the exporter writes its model card
+unchanged.
 
 Architecture id: ``"gated_inpaint"``, the DeepFill-v2-style coarse-to-fine network of
-:mod:`ganedit.archs.inpaint` (gated convolutions, no contextual attention). The card's extra
+:mod:`ganedit.archs.inpaint.network` (gated convolutions, no contextual attention). The card's extra
 fields carry ``ngf``.
 
 The network takes the image in ``[-1, 1]`` with its holes set to 0 and, as one more input
@@ -17,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from ..card import MaskSpec
+from ...card import MaskSpec
 
 __all__ = ["INPAINT_ARCH", "INPAINT_MIN_SIZE", "INPAINT_SIZE_MULTIPLE", "InpaintSpec"]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .norm import make_norm, norm_uses_bias
+from ..norm import make_norm, norm_uses_bias
 from .spec import PADDING_TYPES, NormType, PaddingType
 
 __all__ = ["ResnetBlock", "ResnetGenerator"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .norm import make_norm, norm_uses_bias
+from ..norm import make_norm, norm_uses_bias
 from .spec import NormType
 
 __all__ = ["UnetGenerator", "UnetSkipConnectionBlock"]

@@ -20,9 +20,10 @@ import re
 
 from torch import nn
 
-from ..errors import CheckpointError
-from .norm import use_image_statistics
-from .registry import ArchEntry, ArchRegistry, BuiltArch, StateDict
+from ...errors import CheckpointError
+from .. import _keys
+from ..norm import use_image_statistics
+from ..registry import ArchEntry, BuiltArch, StateDict
 from .resnet import ResnetGenerator
 from .spec import ArchSpec, NormType, PaddingType
 from .unet import UnetGenerator
@@ -31,7 +32,6 @@ __all__ = [
     "RESNET_ENTRY",
     "UNET_ENTRY",
     "build_generator",
-    "default_registry",
     "is_resnet",
     "is_unet",
     "resnet_spec",
@@ -44,11 +44,6 @@ _LAST_CONV_AFTER_BLOCKS = 17  # model.(17 + n) is the final 7×7 convolution
 _MAX_UNET_DEPTH = 16
 
 
-def _shape(state_dict: StateDict, key: str) -> tuple[int, ...] | None:
-    tensor = state_dict.get(key)
-    return None if tensor is None else tuple(tensor.shape)
-
-
 def _norm_from_keys(state_dict: StateDict, *, conv: str, norm: str) -> NormType:
     if f"{conv}.bias" in state_dict:
         return "instance"
@@ -59,12 +54,12 @@ def _norm_from_keys(state_dict: StateDict, *, conv: str, norm: str) -> NormType:
 
 def is_resnet(state_dict: StateDict) -> bool:
     """Whether ``state_dict`` has the key layout of a CycleGAN/pix2pix ResNet generator."""
-    first = _shape(state_dict, "model.1.weight")
+    first = _keys.shape(state_dict, "model.1.weight")
     return (
         first is not None
         and len(first) == 4
         and first[2:] == (7, 7)
-        and _shape(state_dict, "model.4.weight") is not None
+        and _keys.shape(state_dict, "model.4.weight") is not None
     )
 
 
@@ -75,7 +70,7 @@ def resnet_spec(state_dict: StateDict) -> ArchSpec:
         CheckpointError: The layout is close to the reference's but inconsistent; the message
             says which key was expected.
     """
-    first = _shape(state_dict, "model.1.weight")
+    first = _keys.shape(state_dict, "model.1.weight")
     if first is None or len(first) != 4:
         raise CheckpointError(f"model.1.weight should be a 4-D convolution weight, got {first}")
     ngf, in_channels = first[0], first[1]
@@ -116,7 +111,7 @@ def resnet_spec(state_dict: StateDict) -> ArchSpec:
         padding_type, use_dropout = known[layout]
 
     last_key = f"model.{_LAST_CONV_AFTER_BLOCKS + n_blocks}.weight"
-    last = _shape(state_dict, last_key)
+    last = _keys.shape(state_dict, last_key)
     if last is None or len(last) != 4:
         raise CheckpointError(
             f"with {n_blocks} residual blocks the last convolution should be {last_key}, "
@@ -136,8 +131,8 @@ def resnet_spec(state_dict: StateDict) -> ArchSpec:
 
 def is_unet(state_dict: StateDict) -> bool:
     """Whether ``state_dict`` has the key layout of a CycleGAN/pix2pix U-Net generator."""
-    down = _shape(state_dict, "model.model.0.weight")
-    up = _shape(state_dict, "model.model.3.weight")
+    down = _keys.shape(state_dict, "model.model.0.weight")
+    up = _keys.shape(state_dict, "model.model.3.weight")
     return (
         down is not None
         and up is not None
@@ -157,8 +152,8 @@ def unet_spec(state_dict: StateDict) -> ArchSpec:
         CheckpointError: The nesting does not end in an innermost block, or is shallower than
             the reference allows (5 downsamplings).
     """
-    down = _shape(state_dict, "model.model.0.weight")
-    up = _shape(state_dict, "model.model.3.weight")
+    down = _keys.shape(state_dict, "model.model.0.weight")
+    up = _keys.shape(state_dict, "model.model.3.weight")
     if down is None or up is None or len(down) != 4 or len(up) != 4:
         raise CheckpointError(
             "model.model.0.weight and model.model.3.weight should be 4-D convolution weights, "
@@ -240,6 +235,15 @@ def _build_unet(state_dict: StateDict) -> BuiltArch:
     return _build_for_inference(unet_spec(state_dict))
 
 
+def _example_resnet() -> nn.Module:
+    return ResnetGenerator(ngf=4, n_blocks=1)
+
+
+def _example_unet() -> nn.Module:
+    # Batch norm, so that the example also covers per-image statistics and norm buffers.
+    return UnetGenerator(ngf=4, num_downs=5, norm="batch")
+
+
 RESNET_ENTRY = ArchEntry(
     id="cyclegan_resnet",
     description=(
@@ -248,6 +252,7 @@ RESNET_ENTRY = ArchEntry(
     ),
     detect=is_resnet,
     build=_build_resnet,
+    example=_example_resnet,
 )
 
 UNET_ENTRY = ArchEntry(
@@ -258,14 +263,5 @@ UNET_ENTRY = ArchEntry(
     ),
     detect=is_unet,
     build=_build_unet,
+    example=_example_unet,
 )
-
-
-def default_registry() -> ArchRegistry:
-    """A new registry holding, in order, the ResNet and U-Net generators, then the
-    super-resolution ones (ESRGAN RRDBNet in every key layout, Real-ESRGAN SRVGGNetCompact),
-    then the gated-convolution inpainting generator."""
-    from .inpaint import INPAINT_ENTRY
-    from .sr_detect import RRDBNET_ENTRY, SRVGG_ENTRY
-
-    return ArchRegistry((RESNET_ENTRY, UNET_ENTRY, RRDBNET_ENTRY, SRVGG_ENTRY, INPAINT_ENTRY))

@@ -1,7 +1,7 @@
 """What a super-resolution checkpoint is: ESRGAN-family hyperparameters and size requirements.
 
-This module is torch-free, like :mod:`ganedit.archs.spec`; both specs implement
-:class:`~ganedit.archs.spec.ModelSpec`, so the exporter writes their model cards unchanged.
+This module is torch-free, like :mod:`ganedit.archs.cyclegan.spec`; both specs implement
+:class:`~ganedit.archs.registry.ModelSpec`, so the exporter writes their model cards unchanged.
 
 Architecture ids:
 

@@ -8,7 +8,7 @@ Keys (``K`` = ``num_upsample``, ``N`` = ``num_block``)::
     conv_up1 … conv_upK                Conv2d(nf, nf, 3) after nearest ×2 upsampling
     conv_hr, conv_last                 Conv2d(nf, nf, 3), Conv2d(nf, out, 3)
 
-Older ESRGAN layouts are converted to these keys by :mod:`ganedit.archs.sr_detect`.
+Older ESRGAN layouts are converted to these keys by :mod:`ganedit.archs.esrgan.detect`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .sr_spec import RRDBNetSpec
+from .spec import RRDBNetSpec
 
 __all__ = ["RRDB", "RRDBNet", "ResidualDenseBlock", "pixel_unshuffle"]
 

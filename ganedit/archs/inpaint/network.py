@@ -36,26 +36,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import CheckpointError
-from .inpaint_spec import INPAINT_MIN_SIZE, INPAINT_SIZE_MULTIPLE, InpaintSpec
-from .registry import ArchEntry, BuiltArch, StateDict
+from .spec import INPAINT_MIN_SIZE, INPAINT_SIZE_MULTIPLE, InpaintSpec
 
 __all__ = [
-    "INPAINT_ENTRY",
+    "FEATURE_GAIN",
     "MIN_SIZE",
     "SIZE_MULTIPLE",
     "GatedConv2d",
     "InpaintGenerator",
     "SNPatchDiscriminator",
-    "inpaint_spec",
-    "is_inpaint",
 ]
 
 SIZE_MULTIPLE = INPAINT_SIZE_MULTIPLE
 MIN_SIZE = INPAINT_MIN_SIZE
 _DILATIONS = (2, 4, 8, 16)
-_FIRST_KEY = "coarse.encoder.0.conv.weight"
-_LAST_KEY = "refine.to_image.weight"
 
 
 #: Extra scale of the feature half of a gated convolution's initial weights (see
@@ -278,61 +272,3 @@ class SNPatchDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
-
-
-def _conv_shape(state_dict: StateDict, key: str) -> tuple[int, ...] | None:
-    tensor = state_dict.get(key)
-    if tensor is None or tensor.ndim != 4:
-        return None
-    return tuple(tensor.shape)
-
-
-def is_inpaint(state_dict: StateDict) -> bool:
-    """Whether ``state_dict`` has the key layout of :class:`InpaintGenerator`."""
-    first = _conv_shape(state_dict, _FIRST_KEY)
-    return (
-        first is not None and first[2:] == (5, 5) and _conv_shape(state_dict, _LAST_KEY) is not None
-    )
-
-
-def inpaint_spec(state_dict: StateDict) -> InpaintSpec:
-    """Read an inpainting generator's ``ngf`` and image channels from its shapes.
-
-    Raises:
-        CheckpointError: The first or last convolution has an inconsistent shape.
-    """
-    first = _conv_shape(state_dict, _FIRST_KEY)
-    last = _conv_shape(state_dict, _LAST_KEY)
-    if first is None or last is None:
-        raise CheckpointError(
-            f"{_FIRST_KEY} and {_LAST_KEY} should be 4-D convolution weights, got {first} "
-            f"and {last}"
-        )
-    if first[0] % 4 or first[1] < 2:
-        raise CheckpointError(
-            f"{_FIRST_KEY} should be (2·ngf, channels + 1, 5, 5) with an even ngf, got {first}"
-        )
-    spec = InpaintSpec(ngf=first[0] // 2, in_channels=first[1] - 1)
-    expected = (spec.in_channels, spec.ngf // 2, 3, 3)
-    if last != expected:
-        raise CheckpointError(
-            f"with ngf {spec.ngf} and {spec.in_channels} image channels, {_LAST_KEY} should be "
-            f"{expected}, got {last}"
-        )
-    return spec
-
-
-def _build_inpaint(state_dict: StateDict) -> BuiltArch:
-    spec = inpaint_spec(state_dict)
-    return BuiltArch(module=InpaintGenerator.from_spec(spec), spec=spec)
-
-
-INPAINT_ENTRY = ArchEntry(
-    id="gated_inpaint",
-    description=(
-        "a ganedit gated-convolution inpainting generator (coarse.encoder.0.conv.weight, "
-        "refine.to_image.weight, …)"
-    ),
-    detect=is_inpaint,
-    build=_build_inpaint,
-)

@@ -14,16 +14,17 @@ Architecture ids (``ArchSpec.arch``) follow the reference's ``--netG`` names:
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, Protocol
-
-from ..card import MaskSpec
+import math
+from typing import Literal
 
 __all__ = [
+    "NORM_TYPES",
+    "PADDING_TYPES",
     "ArchSpec",
     "Family",
-    "ModelSpec",
     "NormType",
     "PaddingType",
+    "parse_arch_id",
     "resnet_arch_id",
     "unet_arch_id",
 ]
@@ -41,42 +42,6 @@ _RESNET_MIN_SIZE = 16
 _RESNET_SIZE_MULTIPLE = 4  # two stride-2 convolutions, undone by two transposed ones
 
 
-class ModelSpec(Protocol):
-    """What every architecture spec tells the exporter: enough to write the model card.
-
-    :class:`ArchSpec` (CycleGAN/pix2pix generators), the super-resolution specs and
-    :class:`~ganedit.archs.inpaint_spec.InpaintSpec` implement it. ``mask`` is where an
-    inpainting network takes its mask (``None`` for every other task).
-    """
-
-    @property
-    def task(self) -> Literal["translate", "upscale", "inpaint"]: ...
-    @property
-    def arch(self) -> str: ...
-    @property
-    def scale(self) -> int: ...
-    @property
-    def in_channels(self) -> int: ...
-    @property
-    def out_channels(self) -> int: ...
-    @property
-    def input_range(self) -> tuple[float, float]: ...
-    @property
-    def output_range(self) -> tuple[float, float]: ...
-    @property
-    def size_multiple(self) -> int: ...
-    @property
-    def min_size(self) -> int: ...
-    @property
-    def tiling(self) -> Literal["ok", "discouraged"]: ...
-    @property
-    def norm_stats(self) -> Literal["image"] | None: ...
-    @property
-    def mask(self) -> MaskSpec | None: ...
-    def describe(self) -> str: ...
-    def card_extra(self) -> dict[str, object]: ...
-
-
 def resnet_arch_id(n_blocks: int) -> str:
     """The id of a ResNet generator, e.g. ``resnet_arch_id(9) == "resnet_9blocks"``."""
     return f"resnet_{n_blocks}blocks"
@@ -85,6 +50,36 @@ def resnet_arch_id(n_blocks: int) -> str:
 def unet_arch_id(num_downs: int) -> str:
     """The id of a U-Net generator, e.g. ``unet_arch_id(8) == "unet_256"``."""
     return f"unet_{2**num_downs}"
+
+
+def parse_arch_id(arch: str) -> tuple[Family, int]:
+    """The family and depth of an architecture id: the inverse of :func:`resnet_arch_id` and
+    :func:`unet_arch_id`.
+
+    Returns:
+        ``("resnet", n_blocks)`` for ``"resnet_<n>blocks"``, ``("unet", num_downs)`` for
+        ``"unet_<size>"`` with ``size == 2**num_downs``.
+
+    Raises:
+        ValueError: ``arch`` names neither family, its number is not an integer, or a U-Net
+            size is not a power of two of at least 32.
+
+    Example:
+        >>> parse_arch_id("resnet_9blocks"), parse_arch_id("unet_256")
+        (('resnet', 9), ('unet', 8))
+    """
+    if arch.startswith("resnet_") and arch.endswith("blocks"):
+        return "resnet", int(arch[len("resnet_") : -len("blocks")])
+    if arch.startswith("unet_"):
+        size = int(arch[len("unet_") :])
+        num_downs = int(math.log2(size))
+        if 2**num_downs != size or num_downs < 5:
+            raise ValueError(f"unet size must be a power of two >= 32, got {arch!r}")
+        return "unet", num_downs
+    raise ValueError(
+        f"unknown generator {arch!r}: expected resnet_<n>blocks (e.g. resnet_9blocks) or "
+        "unet_<size> (unet_128, unet_256)"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,8 +95,9 @@ class ArchSpec:
         n_blocks: Residual blocks (ResNet only, else ``None``).
         num_downs: Downsamplings (U-Net only, else ``None``).
         use_dropout: Whether the residual blocks hold dropout layers (ResNet). ``None`` for a
-            U-Net, whose dropout layers carry no weights and so cannot be detected; dropout is
-            off at inference either way.
+            detected U-Net, whose dropout layers carry no weights and so cannot be seen in a
+            checkpoint (a U-Net built for training, :meth:`from_arch_id`, says whether it has
+            them); dropout is off at inference either way.
         padding_type: ``"reflect"`` or ``"zero"`` padding in the residual blocks (ResNet;
             ``"replicate"`` has the same keys as ``"reflect"`` and reads as it). ``None`` for a
             U-Net.
@@ -150,6 +146,55 @@ class ArchSpec:
             problems.append(f"family must be 'resnet' or 'unet', got {self.family!r}")
         if problems:
             raise ValueError("invalid ArchSpec: " + "; ".join(problems))
+
+    @classmethod
+    def from_arch_id(
+        cls,
+        arch: str,
+        *,
+        in_channels: int,
+        out_channels: int,
+        ngf: int,
+        norm: NormType,
+        use_dropout: bool,
+        padding_type: PaddingType = "reflect",
+    ) -> ArchSpec:
+        """The spec of the generator named ``arch`` (``"resnet_<n>blocks"`` or
+        ``"unet_<size>"``), as training builds it.
+
+        ``padding_type`` applies to a ResNet only. A U-Net spec keeps ``use_dropout`` as given
+        (detection cannot see dropout, training can ask for it).
+
+        Raises:
+            ValueError: ``arch`` is not a valid id (see :func:`parse_arch_id`) or a value is
+                out of range.
+
+        Example:
+            >>> ArchSpec.from_arch_id("unet_256", in_channels=3, out_channels=3, ngf=64,
+            ...                       norm="batch", use_dropout=True).num_downs
+            8
+        """
+        family, depth = parse_arch_id(arch)
+        if family == "resnet":
+            return cls(
+                family="resnet",
+                in_channels=in_channels,
+                out_channels=out_channels,
+                ngf=ngf,
+                norm=norm,
+                n_blocks=depth,
+                use_dropout=use_dropout,
+                padding_type=padding_type,
+            )
+        return cls(
+            family="unet",
+            in_channels=in_channels,
+            out_channels=out_channels,
+            ngf=ngf,
+            norm=norm,
+            num_downs=depth,
+            use_dropout=use_dropout,
+        )
 
     @property
     def task(self) -> Literal["translate"]:

@@ -9,7 +9,7 @@ from typing import Literal
 
 from ganedit.errors import GaneditError
 
-from .checkpoint import checkpoint_to_onnx
+from .from_checkpoint import checkpoint_to_onnx
 from .to_onnx import ExportResult
 
 __all__ = ["export_run", "run_generator"]

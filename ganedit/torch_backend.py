@@ -125,8 +125,8 @@ def torch_session(
     """Load a checkpoint (architecture detected from its keys) into a :class:`TorchSession`
     and the card its ONNX export would carry."""
     try:
-        from ganedit.archs import load_generator
-        from ganedit.export.checkpoint import generator_card, use_running_statistics
+        from ganedit.archs import load_generator, use_running_statistics
+        from ganedit.export.from_checkpoint import generator_card
     except ImportError as exc:
         raise ImportError(
             f"the torch backend needs PyTorch: pip install 'ganedit[train]' ({exc})"

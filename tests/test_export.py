@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +14,18 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+import ganedit.export
 from ganedit import ModelCard
-from ganedit.archs import use_running_statistics
+from ganedit.archs import ImageStatsBatchNorm2d, use_running_statistics
 from ganedit.card import METADATA_KEY
 from ganedit.cli import main
-from ganedit.export import ExportError, ExportResult, checkpoint_to_onnx, export_onnx
+from ganedit.export import (
+    ExportError,
+    ExportResult,
+    checkpoint_to_onnx,
+    export_onnx,
+    inference_module,
+)
 
 
 def _metadata(path: Path) -> dict[str, str]:
@@ -190,3 +199,49 @@ def test_cli_export_of_a_non_checkpoint_is_a_usage_error(tmp_path: Path) -> None
     assert result.exit_code == 2
     assert "not a PyTorch checkpoint" in result.output
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_inference_module_with_running_statistics(unet_checkpoint: Path) -> None:
+    module, card = inference_module(
+        unet_checkpoint, name="n", source="s", license="l", norm_stats="running"
+    )
+    assert not module.training
+    norms = [m for m in module.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms
+    assert not any(isinstance(m, ImageStatsBatchNorm2d) for m in norms)
+    assert (card.name, card.source, card.license) == ("n", "s", "l")
+    assert (card.norm_stats, card.tiling) == ("running", "ok")
+
+
+def test_inference_module_gives_the_exported_module_and_card(
+    unet_checkpoint: Path, unet_export: ExportResult, unet_module: torch.nn.Module
+) -> None:
+    module, card = inference_module(unet_checkpoint, name="tiny_unet", source=str(unet_checkpoint))
+    assert card == unet_export.card
+    x = _inputs((1, 3, 32, 64))
+    np.testing.assert_array_equal(_run_torch(module, x), _run_torch(unet_module, x))
+
+
+def test_inference_module_rejects_unknown_norm_stats(unet_checkpoint: Path) -> None:
+    with pytest.raises(ValueError, match="norm_stats must be 'image' or 'running', got 'batch'"):
+        inference_module(unet_checkpoint, name="n", source="s", norm_stats="batch")  # type: ignore[arg-type]
+
+
+def test_import_ganedit_export_does_not_import_torch() -> None:
+    # Torch-free submodules (e.g. the float16 converter) must stay importable without torch.
+    code = "import sys, ganedit.export; print(sorted(m for m in sys.modules if m == 'torch'))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ganedit.export.__all__)
+def test_every_public_name_resolves_lazily(name: str) -> None:
+    assert getattr(ganedit.export, name) is not None
+    assert name in dir(ganedit.export)
+
+
+def test_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match=r"module 'ganedit\.export' has no attribute 'nope'"):
+        ganedit.export.nope  # noqa: B018

@@ -1,4 +1,8 @@
-"""Checkpoint file -> generator module -> model card -> verified ONNX file."""
+"""Checkpoint file -> generator module and model card -> verified ONNX file.
+
+:func:`inference_module` is the first half (load, choose the batch-norm statistics, write the
+card), shared by :func:`checkpoint_to_onnx` and the runtime's torch backend.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +12,14 @@ from typing import Literal
 
 from torch import nn
 
-from ganedit.archs import ImageStatsBatchNorm2d, ModelSpec, load_generator
+from ganedit.archs import ModelSpec, load_generator, use_running_statistics
 from ganedit.card import ModelCard
 
 from .to_onnx import ExportResult, export_onnx
 
-__all__ = ["checkpoint_to_onnx", "generator_card", "use_running_statistics"]
+__all__ = ["NormStats", "checkpoint_to_onnx", "generator_card", "inference_module"]
 
 NormStats = Literal["image", "running"]
-
-
-def use_running_statistics(module: nn.Module) -> nn.Module:
-    """Swap per-image batch norm back to plain batch norm (running statistics in eval mode)."""
-    for name, child in module.named_children():
-        if isinstance(child, ImageStatsBatchNorm2d):
-            plain = nn.BatchNorm2d(
-                child.num_features, eps=child.eps, momentum=child.momentum, affine=child.affine
-            )
-            plain.load_state_dict(child.state_dict())
-            setattr(module, name, plain)
-        else:
-            use_running_statistics(child)
-    return module
 
 
 def generator_card(
@@ -66,6 +56,53 @@ def generator_card(
     )
 
 
+def inference_module(
+    checkpoint: str | os.PathLike[str],
+    *,
+    name: str,
+    source: str,
+    license: str = "",
+    norm_stats: NormStats = "image",
+) -> tuple[nn.Module, ModelCard]:
+    """Load a generator checkpoint for inference, with the card its ONNX export carries.
+
+    Args:
+        checkpoint: A ``.pth``/``.pt``/``.bin``/``.safetensors`` generator checkpoint; its
+            architecture is detected from its keys (:func:`ganedit.archs.load_generator`).
+        name: Model name for the card.
+        source: Where the weights came from, for the card.
+        license: The weights' licence, for the card.
+        norm_stats: Batch-norm models only: ``"image"`` (per-image statistics, the pix2pix
+            test-time behaviour) or ``"running"`` (stored running statistics, which also
+            makes tiling safe). Ignored for networks without batch norm.
+
+    Returns:
+        ``(module, card)``: the network in eval mode, taking and returning the tensors the card
+        describes (``(B, C, H, W)`` in ``card.input_range``, see
+        :class:`~ganedit.archs.LoadedGenerator`), and its model card.
+
+    Raises:
+        ValueError: ``norm_stats`` is neither ``"image"`` nor ``"running"``.
+        CheckpointError: The file cannot be read or matches no supported architecture.
+
+    Example:
+        >>> module, card = inference_module("latest_net_G.pth", name="facades",
+        ...                                 source="runs/facades")  # doctest: +SKIP
+        >>> card.arch, card.norm_stats  # doctest: +SKIP
+        ('unet_256', 'image')
+    """
+    if norm_stats not in ("image", "running"):
+        raise ValueError(f"norm_stats must be 'image' or 'running', got {norm_stats!r}")
+    loaded = load_generator(Path(checkpoint))
+    module = loaded.module
+    if norm_stats == "running":
+        module = use_running_statistics(module)
+    card = generator_card(
+        loaded.spec, name=name, source=source, license=license, norm_stats=norm_stats
+    )
+    return module.eval(), card
+
+
 def checkpoint_to_onnx(
     checkpoint: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -92,18 +129,12 @@ def checkpoint_to_onnx(
         CheckpointError: The file matches no supported architecture.
         ExportError: Export or verification failed.
     """
-    if norm_stats not in ("image", "running"):
-        raise ValueError(f"norm_stats must be 'image' or 'running', got {norm_stats!r}")
     checkpoint = Path(checkpoint)
-    loaded = load_generator(checkpoint)
-    module = loaded.module
-    if norm_stats == "running":
-        module = use_running_statistics(module)
-    card = generator_card(
-        loaded.spec,
+    module, card = inference_module(
+        checkpoint,
         name=name or checkpoint.stem,
         source=source if source is not None else str(checkpoint),
         license=license,
         norm_stats=norm_stats,
     )
-    return export_onnx(module.eval(), card, out, verify=verify)
+    return export_onnx(module, card, out, verify=verify)

@@ -13,9 +13,7 @@ from ganedit.archs import (  # noqa: E402
     InpaintGenerator,
     InpaintSpec,
     SNPatchDiscriminator,
-    default_arch_registry,
     detect_generator,
-    load_generator,
 )
 from ganedit.archs.inpaint.detect import inpaint_spec, is_inpaint  # noqa: E402
 from ganedit.archs.inpaint.network import FEATURE_GAIN, SIZE_MULTIPLE  # noqa: E402
@@ -209,31 +207,11 @@ class TestDetection:
         assert is_inpaint(state_dict)
         assert detect_generator(state_dict) == InpaintSpec(ngf=ngf, in_channels=channels)
 
-    def test_registry_entry(self):
-        entry = default_arch_registry().detect(InpaintGenerator(ngf=NGF).state_dict())
-        assert entry is not None and entry.id == "gated_inpaint"
-
     def test_other_generators_are_not_taken_for_inpainting(self):
         from ganedit.archs import ResnetGenerator, SRVGGNetCompact
 
         assert not is_inpaint(ResnetGenerator(ngf=4, n_blocks=1).state_dict())
         assert not is_inpaint(SRVGGNetCompact(num_feat=4, num_conv=1).state_dict())
-
-    @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
-    def test_saved_weights_reload_to_the_same_outputs(self, suffix, tmp_path):
-        net = _randomise(InpaintGenerator(ngf=NGF))
-        path = tmp_path / f"inpaint{suffix}"
-        if suffix == ".pth":
-            torch.save(net.state_dict(), path)
-        else:
-            from safetensors.torch import save_file
-
-            save_file(net.state_dict(), str(path))
-        loaded = load_generator(path)
-        assert loaded.spec == InpaintSpec(ngf=NGF)
-        x = _input(2, 32, 48)
-        with torch.no_grad():
-            torch.testing.assert_close(loaded.module(x), net(x))
 
     def test_inconsistent_last_layer_is_explained(self):
         state_dict = dict(InpaintGenerator(ngf=NGF).state_dict())
@@ -259,16 +237,3 @@ class TestExport:
             (got,) = session.run(None, {"image": x.numpy()})
             assert got.shape == expected.shape
             assert np.abs(got - expected).max() < 1e-4
-
-    def test_checkpoint_to_onnx_writes_an_inpaint_card(self, tmp_path):
-        from ganedit.export import checkpoint_to_onnx
-
-        net = _randomise(InpaintGenerator(ngf=NGF))
-        path = tmp_path / "inpaint.pth"
-        torch.save(net.state_dict(), path)
-        result = checkpoint_to_onnx(path, tmp_path / "inpaint.onnx")
-        card = result.card
-        assert result.max_abs_diff is not None and result.max_abs_diff < 1e-4
-        assert (card.task, card.arch, card.tiling) == ("inpaint", "gated_inpaint", "discouraged")
-        assert card.to_dict()["mask"] == {"channel": 3, "hole": 1}
-        assert card.to_dict()["ngf"] == NGF

@@ -317,10 +317,6 @@ class TestSRVGGDetection:
         with pytest.raises(CheckpointError, match="scale²"):
             detect_generator(state_dict)
 
-    def test_registry_picks_srvgg_entry(self):
-        entry = default_arch_registry().detect(_srvgg(4).state_dict())
-        assert entry is not None and entry.id == "realesrgan_srvgg"
-
 
 class TestNoConfusionWithCycleGAN:
     """CycleGAN/pix2pix keys also start with ``model.``; neither family is taken for the other."""

@@ -31,7 +31,7 @@ from PIL import Image
 from skimage import data as skdata
 
 import ganedit
-from ganedit.train.masks import generate_mask
+from ganedit.train.random_masks import generate_mask
 
 TRAIN = [
     "astronaut",

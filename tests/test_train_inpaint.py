@@ -27,7 +27,6 @@ from train_helpers import Crash, checkpoint_contents, crash_at, differences  # n
 from ganedit.card import METADATA_KEY, ModelCard  # noqa: E402
 from ganedit.cli import main  # noqa: E402
 from ganedit.train import loop  # noqa: E402
-from ganedit.train.checkpoint import latest_checkpoint  # noqa: E402
 from ganedit.train.config import (  # noqa: E402
     DataOptions,
     InpaintLoss,
@@ -46,6 +45,7 @@ from ganedit.train.inpaint import (  # noqa: E402
 )
 from ganedit.train.inpaint_data import InpaintDataset  # noqa: E402
 from ganedit.train.recipe import Precision  # noqa: E402
+from ganedit.train.run_state import latest_checkpoint  # noqa: E402
 
 CPU = torch.device("cpu")
 CROP = 32

@@ -23,8 +23,8 @@ from train_helpers import (  # noqa: E402
 )
 
 from ganedit.train import loop  # noqa: E402
-from ganedit.train.checkpoint import latest_checkpoint  # noqa: E402
 from ganedit.train.cyclegan import CycleGAN  # noqa: E402
+from ganedit.train.run_state import latest_checkpoint  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("torch")
-from ganedit.train import masks as masks_module
+from ganedit.train import random_masks
 from ganedit.train.data_layout import DatasetError
-from ganedit.train.masks import MaskFolder, box_mask, generate_mask, stroke_mask
+from ganedit.train.random_masks import MaskFolder, box_mask, generate_mask, stroke_mask
 
 SIZES = [(32, 32), (48, 80), (256, 256)]
 KINDS = ["strokes", "boxes", "mixed"]
@@ -88,8 +88,8 @@ class TestGenerateMask:
 
             return wrapper
 
-        monkeypatch.setattr(masks_module, "stroke_mask", record("stroke", stroke_mask))
-        monkeypatch.setattr(masks_module, "box_mask", record("box", box_mask))
+        monkeypatch.setattr(random_masks, "stroke_mask", record("stroke", stroke_mask))
+        monkeypatch.setattr(random_masks, "box_mask", record("box", box_mask))
         for seed in range(10):
             drawn.clear()
             generate_mask(64, 64, np.random.default_rng(seed), kind=kind)

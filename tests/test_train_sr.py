@@ -39,11 +39,11 @@ from ganedit.errors import GaneditError  # noqa: E402
 from ganedit.export import run_generator  # noqa: E402
 from ganedit.train import loop, sr_losses  # noqa: E402
 from ganedit.train import sr as sr_recipe  # noqa: E402
-from ganedit.train.checkpoint import latest_checkpoint  # noqa: E402
 from ganedit.train.config import OptimOptions, SRLoss, SRNetworkOptions  # noqa: E402
 from ganedit.train.data_layout import DatasetError  # noqa: E402
 from ganedit.train.degradations import DegradationConfig, degrade, usm_sharp  # noqa: E402
 from ganedit.train.recipe import Precision  # noqa: E402
+from ganedit.train.run_state import latest_checkpoint  # noqa: E402
 from ganedit.train.sr import SuperResolution  # noqa: E402
 from ganedit.train.sr_data import HighResDataset  # noqa: E402
 from ganedit.train.sr_losses import PerceptualLoss, VGGWeightsNotFoundError, tiny_vgg19  # noqa: E402

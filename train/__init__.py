@@ -13,7 +13,6 @@ processes: ``torchrun --nproc_per_node=2 -m ganedit.train cyclegan --data DATA -
 
 from __future__ import annotations
 
-from .checkpoint import Progress, latest_checkpoint
 from .config import (
     CycleGANLoss,
     DataOptions,
@@ -27,6 +26,7 @@ from .config import (
     TrainConfig,
 )
 from .loop import RECIPES, train
+from .run_state import Progress, latest_checkpoint
 
 __all__ = [
     "RECIPES",

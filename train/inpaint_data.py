@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from .config import MaskOptions
 from .data_sampler import sample_seed
-from .masks import MaskFolder, generate_mask
+from .random_masks import MaskFolder, generate_mask
 from .sr_data import HighResDataset
 
 __all__ = ["InpaintDataset"]

@@ -22,7 +22,6 @@ import torch
 
 from ganedit.errors import GaneditError
 
-from .checkpoint import Progress, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .cyclegan import CycleGAN
 from .data import EpochSampler
@@ -30,6 +29,7 @@ from .distributed import DistInfo, init_distributed, shutdown_distributed, wrap_
 from .inpaint import Inpainting
 from .pix2pix import Pix2Pix
 from .recipe import Precision, Recipe
+from .run_state import Progress, latest_checkpoint, load_checkpoint, save_checkpoint
 from .samples import save_sample_grid
 from .schedule import make_scheduler
 from .sr import SuperResolution

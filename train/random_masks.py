@@ -1,5 +1,8 @@
 """Hole masks for inpainting training: free-form strokes, boxes, or mask images from a folder.
 
+(The masks a user gives at inference are read by :mod:`ganedit.masks`; this module makes the
+random ones training needs.)
+
 Generated masks follow DeepFill v2's free-form algorithm: each stroke is a polyline from a random
 start through a few vertices, turning by a random angle (alternately mirrored, so strokes wind
 rather than circle) and advancing by a random length, drawn with a random width and round joints.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -11,13 +12,17 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from ganedit.archs import (  # noqa: E402
+    ArchSpec,
     ImageStatsBatchNorm2d,
     NLayerDiscriminator,
     PixelDiscriminator,
     ResnetGenerator,
     UnetGenerator,
+    build_generator,
+    detect_generator,
     use_image_statistics,
 )
+from ganedit.archs.cyclegan.spec import parse_arch_id, resnet_arch_id, unet_arch_id  # noqa: E402
 from ganedit.archs.norm import make_norm  # noqa: E402
 
 
@@ -129,6 +134,50 @@ class TestUnetGeneratorKeys:
     def test_rejects_fewer_than_five_downs(self):
         with pytest.raises(ValueError, match="num_downs"):
             UnetGenerator(num_downs=4)
+
+
+class TestArchIds:
+    @pytest.mark.parametrize("n_blocks", [0, 1, 6, 9, 12])
+    def test_resnet_id_round_trip(self, n_blocks):
+        assert parse_arch_id(resnet_arch_id(n_blocks)) == ("resnet", n_blocks)
+
+    @pytest.mark.parametrize("num_downs", [5, 7, 8, 9])
+    def test_unet_id_round_trip(self, num_downs):
+        assert parse_arch_id(unet_arch_id(num_downs)) == ("unet", num_downs)
+
+    @pytest.mark.parametrize(
+        ("arch", "message"),
+        [
+            ("unet_100", "unet size must be a power of two >= 32, got 'unet_100'"),
+            ("unet_16", "unet size must be a power of two >= 32, got 'unet_16'"),
+            ("vgg_16", r"unknown generator 'vgg_16': expected resnet_<n>blocks \(e\.g\."),
+            ("resnet_nineblocks", "invalid literal for int"),
+        ],
+    )
+    def test_invalid_ids_are_explained(self, arch, message):
+        with pytest.raises(ValueError, match=message):
+            parse_arch_id(arch)
+
+    @pytest.mark.parametrize(
+        ("arch", "norm", "use_dropout"),
+        [("resnet_2blocks", "instance", True), ("resnet_0blocks", "batch", False)],
+    )
+    def test_from_arch_id_builds_what_detection_reads_back(self, arch, norm, use_dropout):
+        spec = ArchSpec.from_arch_id(
+            arch, in_channels=1, out_channels=3, ngf=4, norm=norm, use_dropout=use_dropout
+        )
+        assert spec.arch == arch
+        assert detect_generator(build_generator(spec).state_dict()) == spec
+
+    def test_from_arch_id_unet_keeps_the_dropout_detection_cannot_see(self):
+        spec = ArchSpec.from_arch_id(
+            "unet_64", in_channels=3, out_channels=3, ngf=4, norm="batch", use_dropout=True
+        )
+        net = build_generator(spec)
+        assert isinstance(net, UnetGenerator)
+        assert any(isinstance(m, nn.Dropout) for m in net.modules())
+        detected = detect_generator(net.state_dict())
+        assert detected == dataclasses.replace(spec, use_dropout=None)
 
 
 class TestDiscriminators:

@@ -16,10 +16,12 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ganedit.archs import build_generator
+
 from .config import CycleGANLoss, NetworkOptions, OptimOptions
 from .losses import GANLoss, gradient_penalty
 from .pool import ImagePool
-from .recipe import Precision, Recipe, Wrap, build_discriminator, build_generator, requires_grad
+from .recipe import Precision, Recipe, Wrap, build_discriminator, generator_spec, requires_grad
 
 __all__ = ["CycleGAN"]
 
@@ -49,8 +51,8 @@ class CycleGAN(Recipe):
         self.loss_opts = loss
         a, b = net.in_channels, net.out_channels
         self.nets = {
-            "G_A": build_generator(net, in_channels=a, out_channels=b),
-            "G_B": build_generator(net, in_channels=b, out_channels=a),
+            "G_A": build_generator(generator_spec(net, in_channels=a, out_channels=b)),
+            "G_B": build_generator(generator_spec(net, in_channels=b, out_channels=a)),
             "D_A": build_discriminator(net, in_channels=b),
             "D_B": build_discriminator(net, in_channels=a),
         }

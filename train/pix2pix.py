@@ -14,10 +14,12 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ganedit.archs import build_generator
+
 from .config import NetworkOptions, OptimOptions, Pix2PixLoss
 from .losses import GANLoss, gradient_penalty
 from .pool import ImagePool
-from .recipe import Precision, Recipe, Wrap, build_discriminator, build_generator, requires_grad
+from .recipe import Precision, Recipe, Wrap, build_discriminator, generator_spec, requires_grad
 
 __all__ = ["Pix2Pix"]
 
@@ -47,7 +49,7 @@ class Pix2Pix(Recipe):
         self.loss_opts = loss
         a, b = net.in_channels, net.out_channels
         self.nets = {
-            "G": build_generator(net, in_channels=a, out_channels=b),
+            "G": build_generator(generator_spec(net, in_channels=a, out_channels=b)),
             "D": build_discriminator(net, in_channels=a + b),
         }
         self._init(torch.Generator().manual_seed(seed), net.init_type, net.init_gain)

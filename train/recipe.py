@@ -5,7 +5,6 @@ from __future__ import annotations
 import abc
 import contextlib
 import dataclasses
-import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -13,46 +12,38 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from ganedit.archs import NLayerDiscriminator, ResnetGenerator, UnetGenerator
+from ganedit.archs import ArchSpec, NLayerDiscriminator
 
 from .config import NetworkOptions, TrainConfig
 from .data import PreprocessConfig, make_dataset
 from .init import init_weights
 
-__all__ = ["Precision", "Recipe", "build_discriminator", "build_generator", "requires_grad"]
+__all__ = ["Precision", "Recipe", "build_discriminator", "generator_spec", "requires_grad"]
 
 Wrap = Callable[[nn.Module], nn.Module]
 
 
-def build_generator(opts: NetworkOptions, *, in_channels: int, out_channels: int) -> nn.Module:
-    """The generator named by ``opts.net_g`` (``resnet_<n>blocks`` or ``unet_<size>``)."""
-    name = opts.net_g
-    if name.startswith("resnet_") and name.endswith("blocks"):
-        n_blocks = int(name[len("resnet_") : -len("blocks")])
-        return ResnetGenerator(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            ngf=opts.ngf,
-            norm=opts.norm,
-            use_dropout=opts.dropout,
-            n_blocks=n_blocks,
-        )
-    if name.startswith("unet_"):
-        size = int(name[len("unet_") :])
-        num_downs = int(math.log2(size))
-        if 2**num_downs != size or num_downs < 5:
-            raise ValueError(f"unet size must be a power of two >= 32, got {name!r}")
-        return UnetGenerator(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            num_downs=num_downs,
-            ngf=opts.ngf,
-            norm=opts.norm,
-            use_dropout=opts.dropout,
-        )
-    raise ValueError(
-        f"unknown generator {name!r}: expected resnet_<n>blocks (e.g. resnet_9blocks) or "
-        "unet_<size> (unet_128, unet_256)"
+def generator_spec(opts: NetworkOptions, *, in_channels: int, out_channels: int) -> ArchSpec:
+    """The spec of the generator ``opts.net_g`` names (``resnet_<n>blocks`` or ``unet_<size>``).
+
+    Build it with :func:`ganedit.archs.build_generator`.
+
+    Raises:
+        ValueError: ``opts.net_g`` is not a generator id (see
+            :func:`ganedit.archs.cyclegan.spec.parse_arch_id`) or a value is out of range.
+
+    Example:
+        >>> spec = generator_spec(NetworkOptions(net_g="unet_256"), in_channels=3, out_channels=1)
+        >>> spec.family, spec.num_downs
+        ('unet', 8)
+    """
+    return ArchSpec.from_arch_id(
+        opts.net_g,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        ngf=opts.ngf,
+        norm=opts.norm,
+        use_dropout=opts.dropout,
     )
 
 

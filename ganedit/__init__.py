@@ -4,6 +4,8 @@ Example:
     >>> import ganedit
     >>> zebra = ganedit.load("horse2zebra")(Image.open("horse.jpg"))
     >>> ganedit.process_folder(ganedit.load("horse2zebra"), ["photos"], "out")
+    >>> up = ganedit.load("realesr-general-x4v3", variant=ganedit.Variant(denoise=0.5))
+    >>> big = up.with_options(outscale=3)(Image.open("photo.jpg"))
 
 ``import ganedit`` stays light: PyTorch is imported only to train, export or convert a checkpoint.
 """
@@ -20,11 +22,15 @@ from .errors import (
     ModelCardError,
     UnknownModelError,
 )
-from .inpaint import Inpainter, InpaintOptions, OpenCVInpainter
-from .loading import load
-from .model import Model, TranslateOptions, Translator
+from .images import ImageIn
+from .inpaint import Inpainter, InpaintOptions
+from .loading import Runtime, load
+from .masks import MaskSource
+from .model import Model, WorkItem
 from .pipeline import FolderSettings, process_folder
 from .report import FileResult, Report
+from .resolve import Variant
+from .translate import TranslateOptions, Translator
 from .upscale import UpscaleOptions, Upscaler
 
 __version__ = "0.1.0"
@@ -36,19 +42,23 @@ __all__ = [
     "FolderSettings",
     "GaneditError",
     "ImageError",
+    "ImageIn",
     "InpaintOptions",
     "Inpainter",
+    "MaskSource",
     "MaskSpec",
     "Model",
     "ModelCard",
     "ModelCardError",
-    "OpenCVInpainter",
     "Report",
+    "Runtime",
     "TranslateOptions",
     "Translator",
     "UnknownModelError",
     "UpscaleOptions",
     "Upscaler",
+    "Variant",
+    "WorkItem",
     "__version__",
     "load",
     "process_folder",

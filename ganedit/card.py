@@ -13,13 +13,16 @@ from typing import Any, Literal
 
 from .errors import ModelCardError
 
-__all__ = ["CARD_FORMAT", "METADATA_KEY", "MaskSpec", "ModelCard"]
+__all__ = ["CARD_FORMAT", "METADATA_KEY", "TASKS", "MaskSpec", "ModelCard", "NormStats", "Task"]
 
 METADATA_KEY = "ganedit"
 CARD_FORMAT = 1
 
+#: What a model does; each task has its model class (Translator, Upscaler, Inpainter).
 Task = Literal["translate", "upscale", "inpaint"]
-_TASKS = ("translate", "upscale", "inpaint")
+TASKS: tuple[Task, ...] = ("translate", "upscale", "inpaint")
+#: Which statistics batch-norm layers use: each image's own, or the stored running ones.
+NormStats = Literal["image", "running"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,15 +70,15 @@ class ModelCard:
     min_size: int = 1
     tiling: Literal["ok", "discouraged"] = "ok"
     mask: MaskSpec | None = None
-    norm_stats: Literal["image", "running"] | None = None
+    norm_stats: NormStats | None = None
     source: str = ""
     license: str = ""
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = []
-        if self.task not in _TASKS:
-            problems.append(f"task must be one of {_TASKS}, got {self.task!r}")
+        if self.task not in TASKS:
+            problems.append(f"task must be one of {TASKS}, got {self.task!r}")
         for field in ("scale", "in_channels", "out_channels", "size_multiple", "min_size"):
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

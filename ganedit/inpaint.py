@@ -1,56 +1,66 @@
-"""Inpainting: the :class:`Inpainter` model and the OpenCV baselines ``cv2-telea``/``cv2-ns``.
+"""Inpainting: the :class:`Inpainter` model, and how it feeds a network the holes to fill.
 
 What it does to each image:
 
-- the mask (``True``/white = hole) is checked against the image's size, optionally grown by
-  ``dilate`` pixels, and its border optionally feathered *inwards*;
-- the network sees only what it needs: a crop with ``crop_margin`` pixels of context around
+- ``begin`` (decode threads): the hole (``True``/white = hole, from the image record) is checked
+  against the image's size (or resized, with ``resize_mask``) and grown by ``dilate`` pixels;
+  then the filler sees only what it needs: a crop with ``crop_margin`` pixels of context around
   each masked region (``strategy="crop"``), the whole image shrunk to ``resize_limit``
-  (``"resize"``), or the whole image (``"full"``);
-- the result is composited so that every pixel outside the (dilated) hole is the input's pixel,
-  bit for bit; alpha is the input's; grey stays grey; 16-bit stays 16-bit.
+  (``"resize"``), or the whole image (``"full"``), each prepared for it here;
+- ``run_items`` (runner thread): the filler runs, regions of equal shape in one batch;
+- ``finish`` (encode threads): the result is composited so that every pixel outside the
+  (dilated) hole is the input's pixel, bit for bit, with the border of the hole optionally
+  feathered *inwards*; alpha is the input's; grey stays grey; 16-bit stays 16-bit.
+
+The filler is the network, fed through the codec (:class:`NetworkFiller`), or for the OpenCV
+baselines the session itself (:class:`~ganedit.baselines.OpenCVInpaint`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from .card import MaskSpec, ModelCard
-from .errors import GaneditError
-from .masks import dilate, feather_weights, fit_mask, hole_from_array, mask_regions
-from .model import ImageModel, WorkItem, _as_arrays, _as_original_kind, register_task
-from .processing import convert_depth
+from .card import ModelCard
+from .codec import (
+    from_network_range,
+    match_channels,
+    pad_bottom_right,
+    padded_size,
+    quantise,
+    requantise,
+    to_network_range,
+)
+from .images import ImageIn
+from .masks import dilate, feather_weights, fit_mask, mask_regions
+from .model import Model, WorkItem, run_grouped
 from .resize import resize_float
+from .session import Session
 
-if TYPE_CHECKING:
-    from PIL import Image
-
-__all__ = ["BASELINES", "InpaintOptions", "Inpainter", "OpenCVInpainter"]
+__all__ = ["HoleFiller", "InpaintOptions", "Inpainter", "NetworkFiller"]
 
 Strategy = Literal["crop", "resize", "full"]
-
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+Box = tuple[int, int, int, int]
 
 
 @dataclasses.dataclass(frozen=True)
 class InpaintOptions:
-    """How an :class:`Inpainter` treats each image and mask.
+    """How an :class:`Inpainter` treats each image and its hole.
 
     Attributes:
         dilate: Grow the hole by this many pixels first (covers halos around an object).
         feather: Blend the result into the surroundings over this many pixels inside the
             hole's border (0: a hard edge). Pixels outside the hole are never changed.
-        strategy: ``"crop"`` runs the network on a crop around each masked region at full
+        strategy: ``"crop"`` runs the filler on a crop around each masked region at full
             resolution; ``"resize"`` runs the whole image shrunk so its longer side is at most
             ``resize_limit`` and pastes back only the hole; ``"full"`` runs the whole image.
-        crop_margin: Context pixels around each masked region (``"crop"``).
-        resize_limit: Longer side the network sees (``"resize"``).
-        invert_mask: Black (zero) is the hole instead of white.
+        crop_margin: Context pixels around each masked region (``"crop"``); ``None`` takes the
+            filler's own (128 for networks, 16 for the OpenCV baselines).
+        resize_limit: Longer side the filler sees (``"resize"``).
         resize_mask: Resize a mask of another size to the image (nearest neighbour) instead of
             failing.
     """
@@ -58,13 +68,12 @@ class InpaintOptions:
     dilate: int = 0
     feather: int = 0
     strategy: Strategy = "crop"
-    crop_margin: int = 128
+    crop_margin: int | None = None
     resize_limit: int = 512
-    invert_mask: bool = False
     resize_mask: bool = False
 
     def __post_init__(self) -> None:
-        if self.dilate < 0 or self.feather < 0 or self.crop_margin < 0:
+        if self.dilate < 0 or self.feather < 0 or (self.crop_margin or 0) < 0:
             raise ValueError(
                 "dilate, feather and crop_margin must be >= 0, got "
                 f"{self.dilate}, {self.feather}, {self.crop_margin}"
@@ -75,242 +84,170 @@ class InpaintOptions:
             raise ValueError(f"strategy must be 'crop', 'resize' or 'full', got {self.strategy!r}")
 
 
+@runtime_checkable
+class HoleFiller(Protocol):
+    """Fills the holes of image regions, in the three steps of the model protocol.
+
+    A region is ``(unit, hole)``: ``(h, w, C)`` float32 in ``[0, 1]``, C in {1, 3}, and an
+    ``(h, w)`` bool hole map. ``prepare`` runs in decode threads, ``fill`` in the runner thread
+    (prepared regions with equal ``key`` may share a batch; ``run`` is the model's network),
+    ``result`` in encode threads and returns ``(h, w, C)`` floats valid inside the hole.
+    """
+
+    default_margin: int
+
+    def prepare(self, unit: np.ndarray, hole: np.ndarray) -> Any: ...
+    def key(self, prepared: Any) -> Hashable: ...
+    def fill(
+        self, prepared: Sequence[Any], run: Callable[[np.ndarray], np.ndarray]
+    ) -> list[Any]: ...
+    def result(self, prepared: Any, output: Any) -> np.ndarray: ...
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _NetworkRegion:
+    tensor: np.ndarray  # (in_channels + 1, Hp, Wp) float32, the mask at card.mask.channel
+    height: int
+    width: int
+    channels: int  # of the region's pixels
+
+
+class NetworkFiller:
+    """Feeds an inpainting network through the codec: channels and range of the card, holes
+    zeroed (they carry no information), the mask as the card's extra channel, padding to the
+    network's size (the image planes by the codec's rule; the mask by repeating its edge, so
+    a hole that touches the border stays a hole in the padding)."""
+
+    default_margin = 128
+    max_batch = 4
+
+    def __init__(self, card: ModelCard):
+        if card.mask is None:
+            raise ValueError(f"{card.name}: an inpainting card needs a mask spec")
+        self.card = card
+        self.mask = card.mask
+
+    def prepare(self, unit: np.ndarray, hole: np.ndarray) -> _NetworkRegion:
+        card = self.card
+        height, width, channels = unit.shape
+        x = match_channels(unit, card.in_channels).transpose(2, 0, 1)
+        hole_f = hole.astype(np.float32)[None]
+        image = to_network_range(x, card.input_range) * (1.0 - hole_f)
+        pad_h = padded_size(height, card) - height
+        pad_w = padded_size(width, card) - width
+        image = pad_bottom_right(image, pad_h, pad_w)
+        plane = hole_f if self.mask.hole == 1 else 1.0 - hole_f
+        plane = np.pad(plane, ((0, 0), (0, pad_h), (0, pad_w)), mode="edge")
+        tensor = np.insert(image, self.mask.channel, plane[0], axis=0)
+        return _NetworkRegion(np.ascontiguousarray(tensor, np.float32), height, width, channels)
+
+    def key(self, prepared: _NetworkRegion) -> Hashable:
+        return prepared.tensor.shape
+
+    def fill(
+        self, prepared: Sequence[_NetworkRegion], run: Callable[[np.ndarray], np.ndarray]
+    ) -> list[np.ndarray]:
+        return run_grouped(run, [p.tensor for p in prepared], max_batch=self.max_batch)
+
+    def result(self, prepared: _NetworkRegion, output: np.ndarray) -> np.ndarray:
+        out = output[:, : prepared.height, : prepared.width]
+        y = from_network_range(out, self.card.output_range).transpose(1, 2, 0)
+        y = match_channels(y, prepared.channels)
+        return np.clip(y, 0.0, 1.0).astype(np.float32)
+
+
 @dataclasses.dataclass(eq=False)
-class _Pending:
-    color: np.ndarray  # (H, W, C) as given, C in {1, 3}
-    hole: np.ndarray  # (H, W) bool, after dilation
+class _Plan:
+    unit: np.ndarray  # (H, W, C) float32 in [0, 1]
+    hole: np.ndarray  # (H, W) bool, after fitting and dilation
+    boxes: list[Box]  # where each region's result goes ("crop")
+    regions: list[Any]  # what the filler prepared, one per region
+    resized: bool  # the one region is the whole image shrunk ("resize")
 
 
-class Inpainter(ImageModel):
+class Inpainter(Model):
     """Fills holes in images; ``inp(image, mask)`` returns the image with the hole repainted.
 
     Example:
         >>> inp = ganedit.load("runs/places/inpaint.onnx")
         >>> clean = inp(Image.open("photo.jpg"), Image.open("photo_mask.png"))
+        >>> soft = inp.with_options(dilate=2, feather=4)
     """
 
     options: InpaintOptions = InpaintOptions()
     keeps_grey = True
+    requires_mask = True
 
-    def __call__(  # type: ignore[override]
-        self,
-        image: Image.Image | np.ndarray,
-        mask: Image.Image | np.ndarray,
-        **options: Any,
-    ) -> Image.Image | np.ndarray:
-        """Inpaint one image.
-
-        Args:
-            image: A PIL image or an ``(H, W)``/``(H, W, C)`` array (C in 1..4, alpha last for
-                2 and 4), uint8, uint16 or float in ``[0, 1]``.
-            mask: Same height and width (unless ``resize_mask=True``): a bool array (``True``
-                = hole), or any image/array where non-zero is the hole (alpha used when the
-                mask has a real alpha channel). ``invert_mask=True`` flips the convention.
-            **options: Any :class:`InpaintOptions` field for this call.
-
-        Returns:
-            The same kind as ``image``; pixels outside the (dilated) hole equal the input's.
-        """
-        model = self.with_options(**options) if options else self
-        color, alpha = _as_arrays(image)
-        hole = hole_from_array(_mask_array(mask), invert=model.options.invert_mask)
-        item = model.begin_masked(color, alpha, model._output_dtype(image, color.dtype), hole)
-        (output,) = model.run_items([item])
-        return _as_original_kind(image, *model.finish(item, output))
-
-    def map(self, images: Any, *, batch_size: int = 4) -> Any:  # type: ignore[override]
-        """Run over ``(image, mask)`` pairs, lazily, in order."""
-        for image, mask in images:
-            yield self(image, mask)
-
-    # -- the begin / run_items / finish protocol ----------------------------------------------
-
-    def begin(self, color: np.ndarray, alpha: np.ndarray | None, dtype: np.dtype) -> WorkItem:
-        raise GaneditError(
-            f"{self.card.name} is an inpainting model: it needs a mask "
-            "(inp(image, mask), or --mask on the command line)"
+    def __init__(self, session: Session, card: ModelCard, path: Path):
+        super().__init__(session, card, path)
+        # The OpenCV baselines fill holes themselves; a network goes through the codec.
+        self.filler: HoleFiller = (
+            session if isinstance(session, HoleFiller) else NetworkFiller(card)
         )
 
-    def begin_masked(
-        self,
-        color: np.ndarray,
-        alpha: np.ndarray | None,
-        dtype: np.dtype,
-        hole: np.ndarray,
-        *,
-        mask_name: str = "the mask",
-    ) -> WorkItem:
-        """Prepare one image and its hole map (``(H, W)`` bool, before dilation)."""
-        if color.ndim == 2:
-            color = color[:, :, None]
-        height, width = color.shape[:2]
-        hole = fit_mask(hole, height, width, resize=self.options.resize_mask, name=mask_name)
-        hole = dilate(hole, self.options.dilate)
-        return WorkItem(_Pending(color, hole), alpha, np.dtype(dtype), key=object())
+    def begin(self, image: ImageIn) -> WorkItem:
+        self._check_mask(image)
+        assert image.hole is not None  # _check_mask
+        opts = self.options
+        hole = fit_mask(
+            image.hole, image.height, image.width, resize=opts.resize_mask, name=image.mask_name
+        )
+        hole = dilate(hole, opts.dilate)
+        unit = requantise(image.color, np.float32)
+        plan = _Plan(unit, hole, [], [], resized=False)
+        if hole.any():
+            self._plan_regions(plan)
+        key: Hashable = object()
+        if len(plan.regions) == 1:
+            key = ("one", self.filler.key(plan.regions[0]))
+        return WorkItem(image, plan, key)
 
     def run_items(self, items: Sequence[WorkItem]) -> list[Any]:
-        return [self._predict(item.payload) for item in items]
+        regions = [region for item in items for region in item.payload.regions]
+        outputs = iter(self.filler.fill(regions, self.run_batch))
+        return [[next(outputs) for _ in item.payload.regions] for item in items]
 
     def finish(self, item: WorkItem, output: Any) -> tuple[np.ndarray, np.ndarray | None]:
-        pending: _Pending = item.payload
-        original = pending.color
-        if original.dtype != item.dtype:
-            original = convert_depth(original, item.dtype)
-        alpha = item.alpha
-        if alpha is not None and alpha.dtype != item.dtype:
-            alpha = convert_depth(alpha, item.dtype)
-        if output is None:  # nothing to fill
+        plan: _Plan = item.payload
+        dtype = item.image.dtype
+        original = requantise(item.image.color, dtype)
+        alpha = item.image.alpha
+        if alpha is not None:
+            alpha = requantise(alpha, dtype)
+        if not plan.regions:  # nothing to fill
             return original, alpha
-        weights = feather_weights(pending.hole, self.options.feather)[:, :, None]
-        base = convert_depth(original, np.float32)
-        blended = base + weights * (output - base)
-        filled = convert_depth(np.clip(blended, 0.0, 1.0), item.dtype)
+        results = [self.filler.result(p, o) for p, o in zip(plan.regions, output, strict=True)]
+        if plan.boxes:
+            filled = plan.unit.copy()
+            for (top, left, bottom, right), result in zip(plan.boxes, results, strict=True):
+                filled[top:bottom, left:right] = result
+        elif plan.resized:
+            filled = resize_float(results[0], *plan.hole.shape)
+            filled = filled[:, :, None] if filled.ndim == 2 else filled
+        else:
+            filled = results[0]
+        weights = feather_weights(plan.hole, self.options.feather)[:, :, None]
+        base = requantise(original, np.float32)
+        blended = quantise(base + weights * (filled - base), dtype)
         # Outside the hole the input's own values, not a round trip through float.
-        result = np.where(pending.hole[:, :, None], filled, original)
-        return result, alpha
+        return np.where(plan.hole[:, :, None], blended, original), alpha
 
-    # -- the work -------------------------------------------------------------------------------
-
-    def _predict(self, pending: _Pending) -> np.ndarray | None:
-        """The model's ``(H, W, C)`` float result, valid inside the hole; ``None`` if no hole."""
-        hole = pending.hole
-        if not hole.any():
-            return None
-        unit = convert_depth(pending.color, np.float32)
-        opts = self.options
+    def _plan_regions(self, plan: _Plan) -> None:
+        opts, unit, hole = self.options, plan.unit, plan.hole
         height, width = hole.shape
         if opts.strategy == "crop":
-            out = unit.copy()
-            multiple = self.card.size_multiple
-            for top, left, bottom, right in mask_regions(hole, opts.crop_margin, multiple=multiple):
+            margin = self.filler.default_margin if opts.crop_margin is None else opts.crop_margin
+            plan.boxes = mask_regions(hole, margin, multiple=self.card.size_multiple)
+            for top, left, bottom, right in plan.boxes:
                 crop = np.ascontiguousarray(unit[top:bottom, left:right])
-                out[top:bottom, left:right] = self._fill(crop, hole[top:bottom, left:right])
-            return out
-        if opts.strategy == "resize" and max(height, width) > opts.resize_limit:
+                plan.regions.append(self.filler.prepare(crop, hole[top:bottom, left:right]))
+        elif opts.strategy == "resize" and max(height, width) > opts.resize_limit:
             factor = opts.resize_limit / max(height, width)
             size = (max(round(height * factor), 1), max(round(width * factor), 1))
             small = resize_float(unit, *size)
-            if small.ndim == 2:
-                small = small[:, :, None]
+            small = small[:, :, None] if small.ndim == 2 else small
             small_hole = resize_float(hole.astype(np.float32), *size) > 0.01
-            filled = self._fill(np.clip(small, 0.0, 1.0), small_hole)
-            big = resize_float(filled, height, width)
-            return big[:, :, None] if big.ndim == 2 else big
-        return self._fill(unit, hole)
-
-    def _fill(self, unit: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        """Run the network on ``unit`` (``(h, w, C)`` float in [0, 1]) with ``hole``; returns
-        ``(h, w, C)`` float in [0, 1]."""
-        card = self.card
-        channels = unit.shape[2]
-        x = unit
-        if channels == 1 and card.in_channels == 3:
-            x = np.repeat(x, 3, axis=2)
-        elif channels == 3 and card.in_channels == 1:
-            x = (x @ _LUMA)[:, :, None]
-        lo, hi = card.input_range
-        image = x.transpose(2, 0, 1) * np.float32(hi - lo) + np.float32(lo)
-        hole_f = hole.astype(np.float32)[None]
-        image = image * (1.0 - hole_f)  # holes carry no information
-        assert card.mask is not None
-        known = 1.0 - hole_f
-        mask_plane = hole_f if card.mask.hole == 1 else known
-        planes = [image[i : i + 1] for i in range(image.shape[0])]
-        planes.insert(card.mask.channel, mask_plane)
-        tensor = np.concatenate(planes, axis=0).astype(np.float32)
-        height, width = hole.shape
-        m = card.size_multiple
-        target_h = max(-(-height // m) * m, -(-card.min_size // m) * m)
-        target_w = max(-(-width // m) * m, -(-card.min_size // m) * m)
-        pad_h, pad_w = target_h - height, target_w - width
-        if pad_h or pad_w:
-            image_part = np.delete(tensor, card.mask.channel, axis=0)
-            mode = "reflect" if pad_h < height and pad_w < width else "edge"
-            image_part = np.pad(image_part, ((0, 0), (0, pad_h), (0, pad_w)), mode=mode)
-            mask_part = np.pad(tensor[card.mask.channel], ((0, pad_h), (0, pad_w)), mode="edge")
-            tensor = np.insert(image_part, card.mask.channel, mask_part, axis=0)
-        out = self.run_batch(np.ascontiguousarray(tensor[None]))[0][:, :height, :width]
-        lo, hi = card.output_range
-        y = ((out - np.float32(lo)) * np.float32(1 / (hi - lo))).transpose(1, 2, 0)
-        if channels == 1 and y.shape[2] == 3:
-            y = (y @ _LUMA)[:, :, None]
-        elif channels == 3 and y.shape[2] == 1:
-            y = np.repeat(y, 3, axis=2)
-        return np.clip(y, 0.0, 1.0).astype(np.float32)
-
-
-def _mask_array(mask: Any) -> np.ndarray:
-    from PIL import Image
-
-    if isinstance(mask, Image.Image):
-        if mask.mode in ("1", "L", "LA", "RGB", "RGBA", "I;16", "I"):
-            return np.asarray(mask)
-        return np.asarray(mask.convert("RGBA" if "A" in mask.getbands() else "L"))
-    if isinstance(mask, np.ndarray):
-        return mask
-    raise TypeError(f"expected the mask as a PIL image or a numpy array, got {type(mask)}")
-
-
-# -- the OpenCV baselines --------------------------------------------------------------------
-
-_CV2_METHODS = {"cv2-telea": "INPAINT_TELEA", "cv2-ns": "INPAINT_NS"}
-BASELINES = tuple(_CV2_METHODS)
-
-
-class OpenCVInpainter(Inpainter):
-    """``cv2.inpaint`` (Telea's fast marching, or Navier–Stokes) behind the same interface as
-    the network models: a known baseline, and a fast choice for thin scratches.
-
-    Example:
-        >>> inp = ganedit.load("cv2-telea")
-        >>> clean = inp(photo, scratches)
-    """
-
-    def __init__(self, name: str, *, radius: int = 3):
-        # No onnxruntime session behind it, so Model.__init__ is not called.
-        if name not in _CV2_METHODS:
-            raise GaneditError(f"unknown OpenCV inpainting method {name!r}; known: {BASELINES}")
-        if radius < 1:
-            raise ValueError(f"radius must be >= 1, got {radius}")
-        self.radius = radius
-        self.card = ModelCard(
-            name=name,
-            task="inpaint",
-            arch=name.replace("-", "_"),
-            input_range=(0.0, 1.0),
-            output_range=(0.0, 1.0),
-            mask=MaskSpec(channel=3, hole=1),
-            source=f"OpenCV cv2.inpaint, cv2.{_CV2_METHODS[name]}",
-            license="Apache-2.0",
-        )
-        self.path = Path(name)
-        self.options = InpaintOptions(crop_margin=16)
-
-    @property
-    def providers(self) -> list[str]:
-        return ["opencv"]
-
-    def run_batch(self, batch: np.ndarray) -> np.ndarray:
-        raise GaneditError(f"{self.card.name} is not a network")
-
-    def _fill(self, unit: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        import cv2
-
-        method = getattr(cv2, _CV2_METHODS[self.card.name])
-        mask = hole.astype(np.uint8)
-        if unit.shape[2] == 3:
-            # cv2.inpaint takes 3 channels only at 8 bits; deeper images go plane by plane.
-            eight = np.round(unit * 255).astype(np.uint8)
-            if np.allclose(eight * np.float32(1 / 255), unit, rtol=0, atol=1e-6):
-                return cv2.inpaint(eight, mask, self.radius, method).astype(np.float32) / 255
-        # Telea's weights assume 8-bit-like magnitudes; on [0, 1] floats it returns noise.
-        # Float planes scaled to 0..255 keep the extra precision of 16-bit images.
-        scaled = unit.astype(np.float32) * np.float32(255)
-        planes = [
-            cv2.inpaint(np.ascontiguousarray(scaled[:, :, c]), mask, self.radius, method)
-            for c in range(unit.shape[2])
-        ]
-        return np.stack(planes, axis=2).astype(np.float32) * np.float32(1 / 255)
-
-
-register_task("inpaint", Inpainter)
+            plan.regions.append(self.filler.prepare(np.clip(small, 0.0, 1.0), small_hole))
+            plan.resized = True
+        else:
+            plan.regions.append(self.filler.prepare(unit, hole))

@@ -215,15 +215,28 @@ def _widen(lo: int, hi: int, size: int, multiple: int) -> tuple[int, int]:
 
 @dataclasses.dataclass(frozen=True)
 class MaskSource:
-    """Where the masks of a folder job come from: one file for every image, or a folder.
+    """Where the masks of a folder job come from, and how they read: one file for every image,
+    or a folder.
 
     In a folder, the mask of ``a/photo.jpg`` (its path relative to the input folder) is
     ``MASKS/a/photo_mask.<ext>`` or ``MASKS/a/photo.<ext>``, any image suffix, the ``_mask``
     name first. The masks folder may be the input folder itself; there only ``_mask`` names
-    match.
+    match. Each folder of masks is listed once per source, however many images look in it.
+
+    Attributes:
+        path: The mask file or the folder of masks.
+        invert: Black (zero) is the hole instead of white.
+
+    Raises:
+        MaskError: ``path`` does not exist.
     """
 
     path: Path
+    invert: bool = False
+    # folder -> image files in it by stem, listed on first use (see find).
+    _listings: dict[Path, dict[str, list[Path]]] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         path = Path(self.path)
@@ -234,6 +247,14 @@ class MaskSource:
     @property
     def is_folder(self) -> bool:
         return self.path.is_dir()
+
+    def read(self, mask: Path) -> np.ndarray:
+        """The hole map of the mask file ``mask`` (from :meth:`find`), inverted if asked.
+
+        Raises:
+            MaskError: The file cannot be read as an image; the message names it.
+        """
+        return read_mask(mask, invert=self.invert)
 
     def find(self, relative: PurePath, *, source: Path | None = None) -> Path:
         """The mask of the image at ``relative``; ``source`` (the image itself) is never its
@@ -250,12 +271,9 @@ class MaskSource:
         # Beside the photos only the _mask name counts: photo.jpg and photo.png side by side
         # are two photos, not a photo and its mask.
         beside = source is not None and folder.resolve() == source.parent
+        listing = self._listing(folder)
         for wanted in (f"{stem}_mask",) if beside else (f"{stem}_mask", stem):
-            found = [
-                p
-                for p in _images_in(folder)
-                if p.stem == wanted and (source is None or p.resolve() != source)
-            ]
+            found = [p for p in listing.get(wanted, ()) if source is None or p.resolve() != source]
             if len(found) > 1:
                 names = ", ".join(p.name for p in found)
                 raise MaskError(f"more than one mask for {relative} in {folder}: {names}")
@@ -263,6 +281,15 @@ class MaskSource:
                 return found[0]
         looked = f"{folder / stem}_mask.*" + ("" if beside else f" and {folder / stem}.*")
         raise MaskError(f"no mask for {relative}: looked for {looked}")
+
+    def _listing(self, folder: Path) -> dict[str, list[Path]]:
+        listing = self._listings.get(folder)
+        if listing is None:
+            listing = {}
+            for path in _images_in(folder):
+                listing.setdefault(path.stem, []).append(path)
+            self._listings[folder] = listing
+        return listing
 
 
 def _images_in(folder: Path) -> Iterable[Path]:

@@ -25,9 +25,9 @@ import numpy as np
 from . import imageio
 from ._files import stale_temporaries
 from .errors import GaneditError
-from .inpaint import Inpainter
-from .masks import MaskError, MaskSource, read_mask
-from .model import ImageModel, WorkItem
+from .images import ImageIn
+from .masks import MaskError, MaskSource
+from .model import Model, WorkItem
 from .report import FileResult, Report
 
 __all__ = ["FolderSettings", "Job", "Progress", "auto_workers", "plan_jobs", "process_folder"]
@@ -75,7 +75,7 @@ class FolderSettings:
             object.__setattr__(self, "ext", ext.lower())
 
 
-def auto_workers(model: ImageModel) -> int:
+def auto_workers(model: Model) -> int:
     """Decode (and encode) threads for ``model``: 2 on the CPU; on a GPU, all but two of the
     CPU cores, at most 8 (the network keeps one core busy feeding the device)."""
     if not model.on_gpu:
@@ -181,26 +181,22 @@ class _Decoded:
     dpi: tuple[float, float] | None
 
 
-def _decode(job: Job, model: ImageModel) -> _Decoded:
+def _decode(job: Job, model: Model, masks: MaskSource | None) -> _Decoded:
     image = imageio.decode_image(job.source)
     fmt = imageio.format_for_suffix(job.output.suffix)
     dtype = np.dtype(image.color.dtype if fmt in _SIXTEEN_BIT_FORMATS else np.uint8)
+    hole = None
+    if masks is not None and job.mask is not None:
+        hole = masks.read(job.mask)
+    record = ImageIn(image.color, image.alpha, dtype, hole=hole, mask_name=f"mask {job.mask}")
     try:
-        if isinstance(model, Inpainter):
-            if job.mask is None:
-                raise GaneditError("no mask given")
-            hole = read_mask(job.mask, invert=model.options.invert_mask)
-            item = model.begin_masked(
-                image.color, image.alpha, dtype, hole, mask_name=f"mask {job.mask}"
-            )
-        else:
-            item = model.begin(image.color, image.alpha, dtype)
+        item = model.begin(record)
     except ValueError as exc:
         raise GaneditError(str(exc)) from exc
     return _Decoded(job, item, image.exif, image.icc_profile, image.dpi)
 
 
-def _encode(decoded: _Decoded, output: Any, model: ImageModel, settings: FolderSettings) -> Path:
+def _encode(decoded: _Decoded, output: Any, model: Model, settings: FolderSettings) -> Path:
     color, alpha = model.finish(decoded.item, output)
     decoded.job.output.parent.mkdir(parents=True, exist_ok=True)
     imageio.encode_image(
@@ -230,12 +226,14 @@ class _Runner:
 
     def __init__(
         self,
-        model: ImageModel,
+        model: Model,
         settings: FolderSettings,
         report: Report,
         on_result: Callable[[FileResult], None],
+        masks: MaskSource | None,
     ):
         self.model = model
+        self.masks = masks
         self.workers = settings.workers or auto_workers(model)
         self.settings = settings
         self.report = report
@@ -261,7 +259,7 @@ class _Runner:
 
     def _decode(self, job: Job) -> None:
         try:
-            self.decoded.put((job, _decode(job, self.model)))
+            self.decoded.put((job, _decode(job, self.model, self.masks)))
         except Exception as exc:
             self.decoded.put((job, exc))
 
@@ -372,7 +370,7 @@ def _remove_stale_temporaries(jobs: list[Job]) -> None:
 
 
 def process_folder(
-    model: ImageModel,
+    model: Model,
     inputs: Sequence[str | os.PathLike[str]],
     output_dir: str | os.PathLike[str],
     *,
@@ -395,8 +393,9 @@ def process_folder(
         output_dir: Where the results go (created if needed).
         settings: How to run; defaults to :class:`FolderSettings`.
         progress: Receives the total and each file's result.
-        masks: For an :class:`~ganedit.Inpainter`: one mask file for every image, or a folder
-            of masks matched by relative path and stem (see :class:`~ganedit.masks.MaskSource`).
+        masks: For a model that needs masks (an :class:`~ganedit.Inpainter`): one mask file for
+            every image, or a folder of masks matched by relative path and stem, as a path or a
+            :class:`~ganedit.masks.MaskSource` (which can also invert them).
 
     Returns:
         A :class:`~ganedit.report.Report`; ``report.exit_code`` is 1 when any file failed.
@@ -410,17 +409,18 @@ def process_folder(
         >>> print(report.summary())
     """
     settings = settings or FolderSettings()
-    if not isinstance(model, ImageModel):
-        raise GaneditError(f"process_folder cannot run {type(model).__name__} models")
+    if not isinstance(model, Model):
+        raise GaneditError(f"process_folder cannot run {type(model).__name__} objects")
     jobs, rejected = plan_jobs(inputs, output_dir, recursive=settings.recursive, ext=settings.ext)
-    if isinstance(model, Inpainter):
-        if masks is None:
-            raise GaneditError("an inpainting model needs masks: give --mask FILE_OR_FOLDER")
+    if model.requires_mask and masks is None:
+        raise GaneditError("an inpainting model needs masks: give --mask FILE_OR_FOLDER")
+    if not model.requires_mask and masks is not None:
+        raise GaneditError(f"{model.card.name} is not an inpainting model; it takes no masks")
+    source = None
+    if masks is not None:
         source = masks if isinstance(masks, MaskSource) else MaskSource(Path(masks))
         jobs, unmatched = _attach_masks(jobs, source)
         rejected = [r for r in rejected if r.source not in {j.mask for j in jobs}] + unmatched
-    elif masks is not None:
-        raise GaneditError(f"{model.card.name} is not an inpainting model; it takes no masks")
     report = Report()
     lock = threading.Lock()
 
@@ -444,6 +444,6 @@ def process_folder(
             todo.append(job)
     _remove_stale_temporaries(jobs)
     if todo:
-        _Runner(model, settings, report, on_result).run(todo)
+        _Runner(model, settings, report, on_result, source).run(todo)
     report.finish()
     return report

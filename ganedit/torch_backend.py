@@ -1,9 +1,10 @@
 """The torch backend: run a checkpoint with PyTorch behind the same interface as onnxruntime.
 
 For users with torch but without onnxruntime-gpu, and so that each backend keeps the other
-honest. :class:`TorchSession` offers the three things :class:`~ganedit.model.Model` asks of an
-onnxruntime session (``get_inputs``, ``run``, ``get_providers``), so Translators, Upscalers and
-Inpainters run unchanged on either backend.
+honest. :class:`TorchSession` implements the :class:`~ganedit.session.Session` protocol, so
+Translators, Upscalers and Inpainters run unchanged on either backend. The module and card come
+from :func:`ganedit.export.inference_module`, the weights file from
+:func:`ganedit.export.variants.checkpoint_file` (zoo download, denoise blend).
 
 On CUDA the network runs channels-last, under fp16 (or bf16) autocast when ``half`` is asked
 for, with input copies from pinned host memory that overlap the previous call's compute.
@@ -12,8 +13,7 @@ for, with input copies from pinned host memory that overlap the previous call's 
 
 from __future__ import annotations
 
-import dataclasses
-import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -21,11 +21,12 @@ import numpy as np
 
 from .card import ModelCard
 from .errors import GaneditError
+from .resolve import Source, Variant
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["TorchSession", "torch_available", "torch_cuda_available", "torch_session"]
+__all__ = ["TorchSession", "open_torch", "torch_available", "torch_cuda_available"]
 
 Half = Literal["fp16", "bf16"] | None
 
@@ -48,13 +49,8 @@ def torch_cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-@dataclasses.dataclass(frozen=True)
-class _Input:
-    name: str
-
-
 class TorchSession:
-    """A torch module that answers like an onnxruntime ``InferenceSession``.
+    """A torch module behind the :class:`~ganedit.session.Session` protocol.
 
     Args:
         module: The network, ``(B, C, H, W)`` float in, ``(B, C', H', W')`` float out.
@@ -85,17 +81,21 @@ class TorchSession:
             module = module.to(memory_format=torch.channels_last)
         self.module: Any = torch.compile(module) if compile else module
 
-    def get_inputs(self) -> list[_Input]:
-        return [_Input("image")]
+    is_network = True
 
-    def get_providers(self) -> list[str]:
+    @property
+    def providers(self) -> list[str]:
+        """``["torch:DEVICE:PRECISION"]``, e.g. ``["torch:cuda:fp16"]``."""
         precision = self.half or "fp32"
         return [f"torch:{self.device}:{precision}"]
 
-    def run(self, _outputs: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    @property
+    def on_gpu(self) -> bool:
+        return self.device.type == "cuda"
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
         import torch
 
-        (batch,) = feeds.values()
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
         with torch.inference_mode():
             if self.device.type == "cuda":
@@ -108,34 +108,49 @@ class TorchSession:
                     y = self.module(x)
             else:
                 y = self.module(x)
-            return [y.float().cpu().numpy()]
+            return y.float().cpu().numpy()
 
 
-def torch_session(
-    checkpoint: str | os.PathLike[str],
+def open_torch(
+    source: Source,
+    variant: Variant,
     *,
-    name: str,
-    source: str,
-    license: str = "",
-    device: str = "cpu",
-    half: Half = None,
-    norm_stats: Literal["image", "running"] = "image",
+    device: Literal["auto", "cpu", "cuda"] = "auto",
+    threads: int | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
     compile: bool = False,
-) -> tuple[TorchSession, ModelCard]:
-    """Load a checkpoint (architecture detected from its keys) into a :class:`TorchSession`
-    and the card its ONNX export would carry."""
+) -> tuple[TorchSession, ModelCard, Path]:
+    """Open a checkpoint or zoo source with PyTorch: the session, the card its ONNX export
+    would carry, and the weights file.
+
+    Raises:
+        GaneditError: ``cuda`` asked for without a CUDA device, or ``half`` off CUDA.
+        ImportError: PyTorch (or ganedit's export package) is not installed.
+    """
+    if device == "cuda" and not torch_cuda_available():
+        raise GaneditError("device 'cuda' was requested but PyTorch sees no CUDA device")
+    torch_device = "cuda" if device != "cpu" and torch_cuda_available() else "cpu"
+    if variant.half and torch_device != "cuda":
+        raise GaneditError("--half needs a CUDA device; fp16 is never used on the CPU")
     try:
-        from ganedit.archs import load_generator, use_running_statistics
-        from ganedit.export.from_checkpoint import generator_card
+        import torch
+
+        from ganedit.export import inference_module, variants
     except ImportError as exc:
         raise ImportError(
             f"the torch backend needs PyTorch: pip install 'ganedit[train]' ({exc})"
         ) from exc
-    loaded = load_generator(Path(checkpoint))
-    module = loaded.module
-    if norm_stats == "running":
-        module = use_running_statistics(module)
-    card = generator_card(
-        loaded.spec, name=name, source=source, license=license, norm_stats=norm_stats
+    checkpoint = variants.checkpoint_file(source, variant, progress=progress)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    module, card = inference_module(
+        checkpoint,
+        name=source.name,
+        source=source.origin,
+        license=source.license,
+        norm_stats=variant.norm_stats,
     )
-    return TorchSession(module, device=device, half=half, compile=compile), card
+    session = TorchSession(
+        module, device=torch_device, half="fp16" if variant.half else None, compile=compile
+    )
+    return session, card, checkpoint

@@ -1,15 +1,19 @@
 """Super-resolution: the :class:`Upscaler` model (Real-ESRGAN, ESRGAN, SRVGG-style networks).
 
-What it does to each image:
+What it does to each image, step by step:
 
-- colour goes through the network in overlapping tiles blended with a smooth ramp (no seams),
-  assembled on the host, so only the tiles in flight live on the device; on an out-of-memory
-  error the tile size halves and the image is retried;
-- alpha is upscaled once, by a high-quality resize (or by the network with ``alpha_mode
-  "network"``), with the colour premultiplied so transparent edges pick up no halo;
-- grey stays grey; 16-bit stays 16-bit (the caller's dtype decides); values stay float until
-  the final rounding;
-- ``outscale`` resizes the network's result (Lanczos or area, in float) to any factor.
+- ``begin`` (decode threads): colour to unit floats; with alpha, every fully transparent pixel
+  takes the colour of the nearest visible ones first (:func:`~ganedit.resize.bleed_colors`), so
+  the colour hidden under them never reaches the network and edges get no halo; then the
+  codec's channels, range and ``(C, H, W)`` layout. An image that fits in one tile is padded
+  here to the network's size and can share a batch with others of its shape.
+- ``run_items`` (runner thread): the network, over overlapping tiles blended with a smooth ramp
+  (no seams), assembled on the host so only the tiles in flight live on the device; on an
+  out-of-memory error the tile size halves and the image is retried.
+- ``finish`` (encode threads): crop, range and channels back (grey stays grey); alpha is
+  upscaled by a high-quality resize (or was run through the network as grey with
+  ``alpha_mode="network"``); ``outscale`` resizes in float (Lanczos up, area down); one
+  rounding at the very end, so 16-bit stays 16-bit.
 """
 
 from __future__ import annotations
@@ -17,23 +21,27 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from .model import ImageModel, WorkItem, register_task
-from .processing import convert_depth
-from .resize import outscale_size, resize_float, upscale_with_alpha
+from .codec import (
+    from_network_range,
+    match_channels,
+    pad_bottom_right,
+    padded_size,
+    quantise,
+    requantise,
+    to_network_range,
+)
+from .images import ImageIn
+from .model import Model, WorkItem, run_grouped
+from .resize import bleed_colors, outscale_size, resize_float
 from .tiling import looks_like_oom, min_tile_size, run_tiled_adaptive
-
-if TYPE_CHECKING:
-    from PIL import Image
 
 __all__ = ["UpscaleOptions", "Upscaler"]
 
 log = logging.getLogger("ganedit")
-
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,126 +85,127 @@ class UpscaleOptions:
 
 
 @dataclasses.dataclass(eq=False)
-class _Pending:
-    color: np.ndarray  # (H, W, C) float32 in [0, 1]
-    alpha: np.ndarray | None  # (H, W) float32 in [0, 1]
+class _Plan:
+    """What ``begin`` prepared for one image."""
+
+    inputs: list[np.ndarray]  # (C, H, W) network inputs: colour, then alpha ("network" mode)
+    height: int
+    width: int
+    grey: bool  # the image has one colour channel
+    alpha: np.ndarray | None  # (H, W) float32 in [0, 1], for alpha_mode "resize"
+    whole: bool  # the inputs are padded whole images (one tile each)
 
 
-class Upscaler(ImageModel):
+class Upscaler(Model):
     """A super-resolution model; ``up(image)`` returns the image ``card.scale`` times larger.
 
     Example:
         >>> up = ganedit.load("realesrgan-x4plus")
-        >>> big = up(Image.open("photo.jpg"), outscale=3.5, tile=256)
+        >>> big = up.with_options(outscale=3.5, tile=256)(Image.open("photo.jpg"))
     """
 
     options: UpscaleOptions = UpscaleOptions()
     keeps_grey = True
 
-    def __call__(  # type: ignore[override]
-        self,
-        image: Image.Image | np.ndarray,
-        *,
-        outscale: float | None = None,
-        tile: int | None = None,
-        tile_overlap: int | None = None,
-        alpha_mode: Literal["resize", "network"] | None = None,
-    ) -> Image.Image | np.ndarray:
-        """Upscale one image.
-
-        Args:
-            image: A PIL image or an ``(H, W)``/``(H, W, C)`` array (C in 1..4, alpha last for
-                2 and 4), uint8, uint16 or float in ``[0, 1]``.
-            outscale: Final size factor (default: the network's scale).
-            tile: Largest tile side (0: whole image).
-            tile_overlap: Overlap between tiles.
-            alpha_mode: ``"resize"`` or ``"network"``.
-
-        Returns:
-            The same kind as the input, ``outscale`` (or ``card.scale``) times larger.
-        """
-        changes = {
-            key: value
-            for key, value in {
-                "outscale": outscale,
-                "tile": tile,
-                "tile_overlap": tile_overlap,
-                "alpha_mode": alpha_mode,
-            }.items()
-            if value is not None
-        }
-        model = self.with_options(**changes) if changes else self
-        return ImageModel.__call__(model, image)
-
-    # -- the begin / run_items / finish protocol ----------------------------------------------
-
-    def begin(self, color: np.ndarray, alpha: np.ndarray | None, dtype: np.dtype) -> WorkItem:
-        unit = convert_depth(color, np.float32)
-        if unit.ndim == 2:
-            unit = unit[:, :, None]
-        unit_alpha = None if alpha is None else convert_depth(alpha, np.float32)
-        # Every image runs on its own (its tiles are batched), so keys never match.
-        return WorkItem(_Pending(unit, unit_alpha), alpha, np.dtype(dtype), key=object())
+    def begin(self, image: ImageIn) -> WorkItem:
+        self._check_mask(image)
+        opts = self.options
+        unit = requantise(image.color, np.float32)
+        alpha = None
+        if image.alpha is not None:
+            alpha = np.clip(requantise(image.alpha, np.float32), 0.0, 1.0)
+            unit = bleed_colors(unit, alpha)
+        inputs = [self._network_input(unit)]
+        if alpha is not None and opts.alpha_mode == "network":
+            inputs.append(self._network_input(np.repeat(alpha[:, :, None], unit.shape[2], axis=2)))
+        plan = _Plan(
+            inputs=inputs,
+            height=image.height,
+            width=image.width,
+            grey=unit.shape[2] == 1,
+            alpha=alpha if opts.alpha_mode == "resize" else None,
+            whole=self._fits_one_tile(image.height, image.width),
+        )
+        key: object = object()  # on its own: its tiles are batched instead
+        if plan.whole:
+            plan.inputs = [self._pad_whole(x) for x in plan.inputs]
+            if len(plan.inputs) == 1:
+                key = ("whole", *plan.inputs[0].shape)
+        return WorkItem(image, plan, key)
 
     def run_items(self, items: Sequence[WorkItem]) -> list[Any]:
-        return [self._upscale(item.payload) for item in items]
+        plans: list[_Plan] = [item.payload for item in items]
+        if len(plans) > 1:  # whole images of one shape: one batch
+            inputs = [p.inputs[0] for p in plans]
+            try:
+                outs = run_grouped(self.run_batch, inputs, max_batch=len(plans))
+            except Exception as exc:
+                if not looks_like_oom(exc):
+                    raise
+                log.warning("out of memory on a batch of %d images: one at a time", len(plans))
+            else:
+                _check_scaled(outs[0], inputs[0], self.card.scale)
+                return [[out] for out in outs]
+        return [[self._run_tiled(x) for x in plan.inputs] for plan in plans]
 
     def finish(self, item: WorkItem, output: Any) -> tuple[np.ndarray, np.ndarray | None]:
-        color, alpha = output
-        color = convert_depth(np.clip(color, 0.0, 1.0), item.dtype)
-        if alpha is not None:
-            alpha = convert_depth(np.clip(alpha, 0.0, 1.0), item.dtype)
-        return color, alpha
-
-    # -- the work -------------------------------------------------------------------------------
-
-    def _upscale(self, pending: _Pending) -> tuple[np.ndarray, np.ndarray | None]:
-        opts = self.options
-        height, width = pending.color.shape[:2]
-        if pending.alpha is None:
-            color, alpha = self._network(pending.color), None
-        else:
-            color, alpha = upscale_with_alpha(
-                pending.color,
-                pending.alpha,
-                scale=self.card.scale,
-                upscale_color=self._network,
-                alpha_mode=opts.alpha_mode,
-            )
-        if opts.outscale is not None and opts.outscale != self.card.scale:
-            size = outscale_size(height, width, opts.outscale)
+        plan: _Plan = item.payload
+        color = self._from_network(output[0], plan)
+        alpha = None
+        if item.image.alpha is not None:
+            if plan.alpha is not None:
+                alpha = resize_float(plan.alpha, *color.shape[:2])
+            else:
+                alpha = self._from_network(output[1], plan).mean(axis=2)
+            color, alpha = np.clip(color, 0.0, 1.0), np.clip(alpha, 0.0, 1.0)
+        outscale = self.options.outscale
+        if outscale is not None and outscale != self.card.scale:
+            size = outscale_size(plan.height, plan.width, outscale)
             color = resize_float(color, *size)
             if alpha is not None:
                 alpha = resize_float(alpha, *size)
         if color.ndim == 2:
             color = color[:, :, None]
-        return color, alpha
+        dtype = item.image.dtype
+        return quantise(color, dtype), None if alpha is None else quantise(alpha, dtype)
 
-    def _network(self, color: np.ndarray) -> np.ndarray:
-        """``(H, W, C)`` float in [0, 1] -> ``(H*s, W*s, C)`` float; grey in, grey out."""
-        card, opts = self.card, self.options
-        squeeze = color.ndim == 2
-        x = color[:, :, None] if squeeze else color
-        grey = x.shape[2] == 1
-        if grey and card.in_channels == 3:
-            x = np.repeat(x, 3, axis=2)
-        elif not grey and card.in_channels == 1:
-            x = (x @ _LUMA)[:, :, None]
-        lo, hi = card.input_range
-        chw = np.ascontiguousarray((x * np.float32(hi - lo) + np.float32(lo)).transpose(2, 0, 1))
-        height, width = chw.shape[1:]
-        # Tiny images are edge-padded up to the model's minimum and cropped back.
-        pad_h, pad_w = max(card.min_size - height, 0), max(card.min_size - width, 0)
-        if pad_h or pad_w:
-            chw = np.pad(chw, ((0, 0), (0, pad_h), (0, pad_w)), mode="edge")
-        m = card.size_multiple
+    # -- the network ----------------------------------------------------------------------------
+
+    def _network_input(self, unit: np.ndarray) -> np.ndarray:
+        """``(H, W, C)`` floats in [0, 1] -> ``(card.in_channels, H, W)`` in the input range."""
+        x = to_network_range(match_channels(unit, self.card.in_channels), self.card.input_range)
+        return np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)
+
+    def _tile(self, longest: int) -> int:
+        """The tile side for an image whose longer side (at least ``min_size``) is ``longest``."""
+        multiple = self.card.size_multiple
         # tile 0: the whole image as one tile (its side rounded up to the size multiple).
-        tile = opts.tile or -(-max(chw.shape[1:]) // m) * m
+        tile = self.options.tile or -(-longest // multiple) * multiple
+        return max(tile, min_tile_size(self.options.tile_overlap, multiple))
+
+    def _fits_one_tile(self, height: int, width: int) -> bool:
+        card = self.card
+        tile = self._tile(max(height, width, card.min_size))
+        size = tile // card.size_multiple * card.size_multiple
+        return max(padded_size(height, card), padded_size(width, card)) <= size
+
+    def _pad_whole(self, chw: np.ndarray) -> np.ndarray:
+        height, width = chw.shape[1:]
+        pad_h = padded_size(height, self.card) - height
+        pad_w = padded_size(width, self.card) - width
+        return np.ascontiguousarray(pad_bottom_right(chw, pad_h, pad_w))
+
+    def _run_tiled(self, chw: np.ndarray) -> np.ndarray:
+        card, opts = self.card, self.options
+        height, width = chw.shape[1:]
+        # A side below the network's minimum is padded up to it first (the codec's rule).
+        pad_h, pad_w = max(card.min_size - height, 0), max(card.min_size - width, 0)
+        chw = pad_bottom_right(chw, pad_h, pad_w)
         out, _tile_used = run_tiled_adaptive(
             self.run_batch,
-            chw.astype(np.float32, copy=False),
+            chw,
             scale=card.scale,
-            tile=max(tile, min_tile_size(opts.tile_overlap, card.size_multiple)),
+            tile=self._tile(max(chw.shape[1:])),
             overlap=opts.tile_overlap,
             multiple=card.size_multiple,
             batch_size=opts.tile_batch,
@@ -204,15 +213,20 @@ class Upscaler(ImageModel):
             min_tile=opts.min_tile,
             on_retry=lambda t: log.warning("out of memory: retrying with tile %d", t),
         )
-        s = card.scale
-        out = out[:, : height * s, : width * s]
-        lo, hi = card.output_range
-        y = ((out - np.float32(lo)) * np.float32(1 / (hi - lo))).transpose(1, 2, 0)
-        if grey and y.shape[2] == 3:
-            y = (y @ _LUMA)[:, :, None]
-        elif not grey and y.shape[2] == 1:
-            y = np.repeat(y, 3, axis=2)
-        return y[:, :, 0] if squeeze else y
+        return out
+
+    def _from_network(self, out: np.ndarray, plan: _Plan) -> np.ndarray:
+        """A network output -> ``(H*s, W*s, C)`` floats in [0, 1] (not clipped), with the
+        image's channel count."""
+        s = self.card.scale
+        y = from_network_range(out[:, : plan.height * s, : plan.width * s], self.card.output_range)
+        return match_channels(y.transpose(1, 2, 0), 1 if plan.grey else 3)
 
 
-register_task("upscale", Upscaler)
+def _check_scaled(out: np.ndarray, tensor: np.ndarray, scale: int) -> None:
+    expected = (tensor.shape[1] * scale, tensor.shape[2] * scale)
+    if out.ndim != 3 or out.shape[1:] != expected:
+        raise ValueError(
+            f"the network returned {out.shape} for an input of {tensor.shape}; expected "
+            f"(C_out, {expected[0]}, {expected[1]}) — is scale={scale} the model's scale?"
+        )

@@ -25,12 +25,14 @@ import functools
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from typing import Literal, Protocol
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from ..card import TASKS, Task
 from ..errors import UnknownModelError
 
 __all__ = [
+    "BUILTIN_SCHEME",
     "ENTRY_POINT_GROUP",
     "ModelRegistry",
     "ZooEntry",
@@ -39,9 +41,9 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "ganedit.models"
-
-Task = Literal["translate", "upscale", "inpaint"]
-_TASKS = ("translate", "upscale", "inpaint")
+#: URL scheme of entries that ganedit computes itself, with nothing to download
+#: (``builtin:cv2-telea``: the OpenCV inpainting baselines).
+BUILTIN_SCHEME = "builtin:"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -57,7 +59,8 @@ class ZooEntry:
         task: ``"translate"``, ``"upscale"`` or ``"inpaint"``.
         family: The model family, e.g. ``"cyclegan"``, ``"pix2pix"``, ``"realesrgan"``. Cached
             weights are kept per family, and ``<family>/<upstream_name>`` is always a valid name.
-        url: Where the weights are downloaded from (``http(s)://``, ``file://`` or a local path).
+        url: Where the weights are downloaded from (``http(s)://``, ``file://`` or a local path),
+            or ``builtin:<name>`` for a model ganedit computes itself (nothing to download).
         filename: The cached file's name; by default the last component of ``url``'s path.
         sha256: The published sha256 of the file (lower-case hex), or ``None`` when upstream
             publishes none; the cache then trusts the first download and checks later ones
@@ -67,17 +70,11 @@ class ZooEntry:
             ``"junyanz/pytorch-CycleGAN-and-pix2pix pretrained CycleGAN"``.
         license: The weights' licence, as far as known.
         aliases: Further names the entry answers to.
-        norm_stats: For models with batch norm: ``"image"`` (normalise with each image's own
-            statistics, the pix2pix test-time behaviour) or ``"running"`` (the stored running
-            statistics); ``None`` when the model has no batch norm. Copied into the model card.
         upstream_name: The name the upstream project gives the model, when it differs from
             ``name`` (e.g. ``"sat2map"`` for the entry ``"cyclegan_sat2map"``); defaults to
             ``name``. The family-qualified name is built from it.
         blend_with: The name of another entry whose weights ``--denoise`` mixes with these
             (realesr-general-x4v3 with its ``-wdn`` twin), or ``None``.
-        arch: The architecture id the weights are expected to have (``"resnet_9blocks"``,
-            ``"unet_256"``, ...), a hint for conversion, or ``None`` to detect it from the
-            checkpoint alone.
 
     Raises:
         ValueError: A field is malformed (unknown task, bad name, URL without a file name,
@@ -100,9 +97,7 @@ class ZooEntry:
     source: str = ""
     license: str = ""
     aliases: tuple[str, ...] = ()
-    norm_stats: Literal["image", "running"] | None = None
     upstream_name: str = ""
-    arch: str | None = None
     blend_with: str | None = None
 
     def __post_init__(self) -> None:
@@ -114,8 +109,8 @@ class ZooEntry:
                     f"{field} must be letters, digits, '_' or '-' (not starting with '_' or '-'), "
                     f"got {value!r}"
                 )
-        if self.task not in _TASKS:
-            problems.append(f"task must be one of {_TASKS}, got {self.task!r}")
+        if self.task not in TASKS:
+            problems.append(f"task must be one of {TASKS}, got {self.task!r}")
         if not isinstance(self.url, str) or not self.url:
             problems.append(f"url must be a non-empty string, got {self.url!r}")
         object.__setattr__(self, "aliases", tuple(self.aliases))
@@ -129,10 +124,6 @@ class ZooEntry:
             if not _SHA256_RE.match(digest):
                 problems.append(f"sha256 must be 64 hex digits or None, got {self.sha256!r}")
             object.__setattr__(self, "sha256", digest)
-        if self.norm_stats not in (None, "image", "running"):
-            problems.append(
-                f"norm_stats must be 'image', 'running' or None, got {self.norm_stats!r}"
-            )
         if not self.upstream_name:
             object.__setattr__(self, "upstream_name", self.name)
         elif not _NAME_RE.match(self.upstream_name):
@@ -148,6 +139,11 @@ class ZooEntry:
             problems.append(f"filename must be a plain file name, got {self.filename!r}")
         if problems:
             raise ValueError(f"invalid ZooEntry {self.name!r}: " + "; ".join(problems))
+
+    @property
+    def builtin(self) -> bool:
+        """Whether ganedit computes this model itself (``builtin:`` URL; nothing to download)."""
+        return self.url.startswith(BUILTIN_SCHEME)
 
     @property
     def qualified_name(self) -> str:
@@ -226,8 +222,8 @@ class ModelRegistry:
 
     def entries(self, task: Task | None = None) -> list[ZooEntry]:
         """The entries in the order they were added, optionally only those of one ``task``."""
-        if task is not None and task not in _TASKS:
-            raise ValueError(f"task must be one of {_TASKS} or None, got {task!r}")
+        if task is not None and task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS} or None, got {task!r}")
         return [e for e in self._entries.values() if task is None or e.task == task]
 
     def __contains__(self, name: object) -> bool:
@@ -314,10 +310,15 @@ def _plugin_entries(loaded: object) -> list[ZooEntry]:
 
 def _builtin_entries() -> list[ZooEntry]:
     # Each task's module owns its entries; imported here so a registry can be built empty.
+    from .inpaint_models import inpaint_entries
     from .translate_models import translate_entries
     from .upscale_models import upscale_entries
 
-    providers: list[Callable[[], Iterable[ZooEntry]]] = [translate_entries, upscale_entries]
+    providers: list[Callable[[], Iterable[ZooEntry]]] = [
+        translate_entries,
+        upscale_entries,
+        inpaint_entries,
+    ]
     return [entry for provider in providers for entry in provider()]
 
 

@@ -74,7 +74,6 @@ def _cyclegan(name: str, description: str) -> ZooEntry:
         source=_CYCLEGAN_SOURCE,
         license=_LICENSE,
         upstream_name=name,
-        arch="resnet_9blocks",
     )
 
 
@@ -91,9 +90,7 @@ def _pix2pix(name: str, description: str) -> ZooEntry:
         source=_PIX2PIX_SOURCE,
         license=_LICENSE,
         aliases=(f"pix2pix_{name}",) if shared else (),
-        norm_stats="image",
         upstream_name=name,
-        arch="unet_256",
     )
 
 

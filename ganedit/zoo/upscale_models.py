@@ -19,46 +19,38 @@ _RELEASES = "https://github.com/xinntao/Real-ESRGAN/releases/download"
 _LICENSE = "BSD-3-Clause (xinntao/Real-ESRGAN)"
 _SOURCE = "xinntao/Real-ESRGAN release"
 
-# name -> (release path, architecture, description)
-_MODELS: dict[str, tuple[str, str, str]] = {
+# name -> (release path, description)
+_MODELS: dict[str, tuple[str, str]] = {
     "realesrgan-x4plus": (
         "v0.1.0/RealESRGAN_x4plus.pth",
-        "rrdbnet",
         "×4 for real-world photos (RRDBNet, 23 blocks), GAN-trained.",
     ),
     "realesrnet-x4plus": (
         "v0.1.1/RealESRNet_x4plus.pth",
-        "rrdbnet",
         "×4 for real-world photos, PSNR-oriented (smoother, fewer invented details).",
     ),
     "realesrgan-x4plus-anime-6b": (
         "v0.2.2.4/RealESRGAN_x4plus_anime_6B.pth",
-        "rrdbnet",
         "×4 for anime illustrations (RRDBNet, 6 blocks).",
     ),
     "realesrgan-x2plus": (
         "v0.2.1/RealESRGAN_x2plus.pth",
-        "rrdbnet",
         "×2 for real-world photos (RRDBNet on a pixel-unshuffled input).",
     ),
     "realesr-animevideov3": (
         "v0.2.5.0/realesr-animevideov3.pth",
-        "srvgg",
         "×4 for anime video frames (SRVGGNetCompact, 16 convs): small and fast.",
     ),
     "realesr-general-x4v3": (
         "v0.2.5.0/realesr-general-x4v3.pth",
-        "srvgg",
         "×4 general scenes (SRVGGNetCompact, 32 convs): small and fast; --denoise 0..1.",
     ),
     "realesr-general-wdn-x4v3": (
         "v0.2.5.0/realesr-general-wdn-x4v3.pth",
-        "srvgg",
         "×4 general scenes without denoising (keeps grain); the --denoise 0 end.",
     ),
     "esrgan-x4": (
         "v0.1.1/ESRGAN_SRx4_DF2KOST_official-ff704c30.pth",
-        "rrdbnet",
         "The original ESRGAN ×4 (DF2K+OST), for bicubic-downscaled images.",
     ),
 }
@@ -67,7 +59,7 @@ _MODELS: dict[str, tuple[str, str, str]] = {
 def upscale_entries() -> list[ZooEntry]:
     """The built-in upscale entries."""
     entries = []
-    for name, (path, family, description) in _MODELS.items():
+    for name, (path, description) in _MODELS.items():
         entries.append(
             ZooEntry(
                 name=name,
@@ -77,7 +69,6 @@ def upscale_entries() -> list[ZooEntry]:
                 description=description,
                 source=_SOURCE if name != "esrgan-x4" else "xinntao/ESRGAN via Real-ESRGAN release",
                 license=_LICENSE if name != "esrgan-x4" else "Apache-2.0 (xinntao/ESRGAN)",
-                arch=family,
                 blend_with="realesr-general-wdn-x4v3" if name == "realesr-general-x4v3" else None,
             )
         )

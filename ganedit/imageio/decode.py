@@ -1,34 +1,4 @@
-"""Decode image files into arrays and encode arrays back into files, losing nothing worth keeping.
-
-This is the first and last stage of a folder job: ``decode_image`` turns one file into upright
-RGB(A)/grey pixels plus the metadata to carry over (EXIF, ICC profile, DPI), and ``encode_image``
-writes a result back through ``atomic_write`` so a crash never leaves a partial file under the
-final name.
-
-Decisions worth knowing:
-
-- Pixels are ``uint8`` or ``uint16``, shape ``(H, W, C)`` with ``C`` in ``{1, 3}``, RGB order;
-  alpha is split off as ``(H, W)`` of the same dtype. Grey stays one channel.
-- 16-bit colour PNG and TIFF files, which Pillow would reduce to 8 bits, are decoded with OpenCV.
-  Metadata still comes from Pillow, which also fully decodes the file once to detect truncation
-  (OpenCV tolerates truncated data silently).
-- EXIF orientation is applied to the pixels (``ImageOps.exif_transpose`` semantics), and the
-  returned EXIF says Orientation 1. The EXIF block is re-serialised by Pillow: the stale thumbnail
-  (IFD1) is dropped; the TIFF structure tags of a TIFF source are not copied into it.
-- Float (``F``) images are taken as ``[0, 1]`` intensities, clipped and kept as ``uint16``;
-  32-bit integer (``I``) images are clipped to ``[0, 65535]`` and kept as ``uint16``.
-- Animated files (GIF, APNG, WebP, multi-page TIFF): the first frame only.
-- CMYK and LAB are converted to sRGB with the embedded ICC profile when there is one (LittleCMS),
-  and the returned ``icc_profile`` is then an sRGB profile.
-- Writing 16-bit: PNG and TIFF keep 16 bits; JPEG, WebP and BMP get 8 bits, rounded to nearest.
-  JPEG and BMP get no alpha channel: alpha is dropped. 16-bit grey with alpha is written as
-  16-bit RGBA.
-  16-bit colour TIFF keeps its ICC profile and dpi but not EXIF (OpenCV writes the file).
-  WebP is written lossy at ``jpeg_quality`` (alpha lossless).
-- Images above ``MAX_PIXELS`` pixels (2**30, e.g. a 32768 x 32768 scan) are refused. Pillow's
-  own process-wide limit (``Image.MAX_IMAGE_PIXELS``, ~179 MP) is raised to it only while a
-  decode runs, and restored afterwards (see ``_pillow_pixel_limit``).
-"""
+"""Decoding: one image file -> upright pixels and the metadata worth carrying over."""
 
 from __future__ import annotations
 
@@ -38,46 +8,17 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
+from ganedit.codec import quantise
 from ganedit.errors import ImageError
 
-from ._deepcolor import encode_16bit_color
-from ._files import TEMP_GLOB, atomic_write
-
-__all__ = [
-    "IMAGE_SUFFIXES",
-    "MAX_PIXELS",
-    "TEMP_GLOB",
-    "DecodedImage",
-    "atomic_write",
-    "decode_image",
-    "encode_image",
-    "format_for_suffix",
-    "from_unit_float",
-    "to_unit_float",
-]
+__all__ = ["MAX_PIXELS", "DecodedImage", "decode_image"]
 
 #: Largest image ``decode_image`` accepts, in pixels (Pillow's own default refuses ~179 MP).
 MAX_PIXELS = 2**30
-
-_SUFFIX_FORMATS: dict[str, str] = {
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".jpe": "JPEG",
-    ".jfif": "JPEG",
-    ".png": "PNG",
-    ".webp": "WEBP",
-    ".bmp": "BMP",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-}
-
-#: Suffixes (lower case, with the dot) the folder walker picks up; ``encode_image`` writes them all.
-IMAGE_SUFFIXES: frozenset[str] = frozenset(_SUFFIX_FORMATS)
 
 _ORIENTATION = ExifTags.Base.Orientation
 _ICC_TAG = 34675
@@ -88,9 +29,6 @@ _TIFF_STRUCTURE_TAGS = frozenset(
     | {322, 323, 324, 325, 330, 338, 339, 340, 341, 347, 513, 514, 515, 529, 530, 531, 532}
     | {700, 33723, 34377, 37724, _ICC_TAG}
 )
-_JPEG_MAX_EXIF = 65533
-# JPEG has no alpha; BMP's 32-bit BI_RGB alpha is ignored by most readers, Pillow included.
-_NO_ALPHA = frozenset({"JPEG", "BMP"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,64 +59,6 @@ class DecodedImage:
     dpi: tuple[float, float] | None = None
     n_frames: int = 1
 
-
-def format_for_suffix(suffix: str) -> str:
-    """Pillow format name for a file suffix (case-insensitive, with or without the dot).
-
-    Raises:
-        ImageError: the suffix is not one ganedit writes.
-
-    Example:
-        >>> format_for_suffix(".JPG")
-        'JPEG'
-    """
-    key = suffix.lower() if suffix.startswith(".") else "." + suffix.lower()
-    try:
-        return _SUFFIX_FORMATS[key]
-    except KeyError:
-        supported = " ".join(sorted(IMAGE_SUFFIXES))
-        raise ImageError(f"unsupported image suffix {suffix!r}; supported: {supported}") from None
-
-
-def to_unit_float(a: np.ndarray) -> np.ndarray:
-    """Pixels to ``float32`` in ``[0, 1]``: ``uint8 / 255``, ``uint16 / 65535``; floats unchanged.
-
-    Example:
-        >>> to_unit_float(np.array([0, 255], np.uint8)).tolist()
-        [0.0, 1.0]
-    """
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) / np.float32(255)
-    if a.dtype == np.uint16:
-        return a.astype(np.float32) / np.float32(65535)
-    if np.issubdtype(a.dtype, np.floating):
-        return a.astype(np.float32, copy=False)
-    raise TypeError(f"expected uint8, uint16 or float pixels, got dtype {a.dtype}")
-
-
-def from_unit_float(x: np.ndarray, dtype: Any) -> np.ndarray:
-    """``[0, 1]`` floats to ``uint8`` or ``uint16``: clip, scale, round half up; NaN becomes 0.
-
-    Example:
-        >>> from_unit_float(np.array([-1.0, 0.5, 2.0]), np.uint8).tolist()
-        [0, 128, 255]
-    """
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.uint8), np.dtype(np.uint16)):
-        raise TypeError(f"expected dtype uint8 or uint16, got {dt}")
-    top = np.iinfo(dt).max
-    v = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0)
-    return np.floor(np.clip(v, 0.0, 1.0) * top + 0.5).astype(dt)
-
-
-def _to_uint8(a: np.ndarray) -> np.ndarray:
-    if a.dtype == np.uint8:
-        return a
-    # Exact round-to-nearest of v * 255 / 65535 (ties cannot occur).
-    return ((a.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-
-
-# --------------------------------------------------------------------------- decoding
 
 _limit_lock = threading.Lock()
 _limit_users = 0
@@ -391,7 +271,7 @@ def _pixels(
     if mode == "I":
         return np.clip(np.asarray(im), 0, 65535).astype(np.uint16)[:, :, None], None, icc
     if mode == "F":
-        return from_unit_float(np.asarray(im), np.uint16)[:, :, None], None, icc
+        return quantise(np.asarray(im), np.uint16)[:, :, None], None, icc
     if mode in ("1", "L"):
         return np.asarray(im.convert("L"))[:, :, None], None, icc
     if mode in ("LA", "La"):
@@ -473,138 +353,3 @@ def _dpi(im: Image.Image) -> tuple[float, float] | None:
 
 
 # --------------------------------------------------------------------------- encoding
-
-
-def encode_image(
-    path: Path,
-    color: np.ndarray,
-    alpha: np.ndarray | None = None,
-    *,
-    format: str | None = None,
-    exif: bytes | None = None,
-    icc_profile: bytes | None = None,
-    jpeg_quality: int = 95,
-    dpi: tuple[float, float] | None = None,
-    fsync: bool = True,
-) -> None:
-    """Write pixels to ``path`` atomically, at the array's bit depth where the format allows.
-
-    Args:
-        path: Destination; replaced atomically if it exists.
-        color: ``(H, W, C)`` with ``C`` in ``{1, 3}`` (or ``(H, W)``), ``uint8`` or ``uint16``,
-            RGB order.
-        alpha: ``(H, W)`` of the same dtype, or ``None``. Dropped for JPEG and BMP.
-        format: Pillow format name; default from the suffix (see ``format_for_suffix``).
-        exif: EXIF block to embed (JPEG, PNG, WebP, 8-bit and 16-bit grey TIFF). JPEG holds
-            at most 64 KiB of EXIF: a larger block is left out rather than failing the file.
-        icc_profile: ICC profile to embed (JPEG, PNG, WebP, TIFF).
-        jpeg_quality: 1..100 for JPEG and lossy WebP; from 90 up JPEG keeps full-resolution
-            chroma (4:4:4).
-        dpi: ``(x, y)`` dots per inch to record, or ``None``.
-        fsync: Make the file durable before returning (see :func:`atomic_write`).
-
-    16-bit data is kept by PNG and TIFF; JPEG, WebP and BMP get 8 bits, rounded to nearest.
-
-    Raises:
-        ImageError: bad array shape or dtype, unknown format, or the write failed; the message
-            starts with the file name.
-
-    Example:
-        >>> encode_image(Path("out.png"), np.zeros((8, 8, 3), np.uint16))  # doctest: +SKIP
-    """
-    path = Path(path)
-    color, alpha = _check_arrays(path, color, alpha)
-    fmt = (format or format_for_suffix(path.suffix)).upper()
-    if fmt not in set(_SUFFIX_FORMATS.values()):
-        supported = ", ".join(sorted(set(_SUFFIX_FORMATS.values())))
-        raise ImageError(f"{path}: cannot write format {fmt!r}; supported: {supported}")
-    if not 1 <= jpeg_quality <= 100:
-        raise ImageError(f"{path}: jpeg_quality must be in 1..100, got {jpeg_quality}")
-    try:
-        data = _encode_bytes(fmt, color, alpha, exif, icc_profile, jpeg_quality, dpi)
-        atomic_write(path, lambda f: f.write(data), fsync=fsync)
-    except ImageError:
-        raise
-    except MemoryError:
-        raise ImageError(f"{path}: not enough memory to encode the image") from None
-    except OSError as e:
-        raise ImageError(f"{path}: cannot write file: {e.strerror or e}") from e
-    except Exception as e:  # Pillow and OpenCV raise ValueError, KeyError, cv2.error...
-        raise ImageError(f"{path}: cannot encode as {fmt}: {type(e).__name__}: {e}") from e
-
-
-def _check_arrays(
-    path: Path, color: np.ndarray, alpha: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    color = np.asarray(color)
-    if color.ndim == 2:
-        color = color[:, :, None]
-    if color.ndim != 3 or color.shape[2] not in (1, 3):
-        raise ImageError(f"{path}: expected color of shape (H, W, 1|3), got {color.shape}")
-    if color.dtype not in (np.uint8, np.uint16):
-        raise ImageError(
-            f"{path}: expected uint8 or uint16 color, got {color.dtype}; "
-            "convert floats with from_unit_float"
-        )
-    if alpha is not None:
-        alpha = np.asarray(alpha)
-        if alpha.ndim == 3 and alpha.shape[2] == 1:
-            alpha = alpha[:, :, 0]
-        if alpha.shape != color.shape[:2]:
-            raise ImageError(
-                f"{path}: alpha shape {alpha.shape} does not match color {color.shape[:2]}"
-            )
-        if alpha.dtype != color.dtype:
-            raise ImageError(f"{path}: alpha dtype {alpha.dtype} differs from color {color.dtype}")
-    return color, alpha
-
-
-def _encode_bytes(
-    fmt: str,
-    color: np.ndarray,
-    alpha: np.ndarray | None,
-    exif: bytes | None,
-    icc: bytes | None,
-    quality: int,
-    dpi: tuple[float, float] | None,
-) -> bytes:
-    deep = color.dtype == np.uint16 and fmt in ("PNG", "TIFF")
-    if deep and (color.shape[2] == 3 or alpha is not None):
-        return encode_16bit_color(fmt, color, alpha, exif, icc, dpi)
-    if deep:
-        im = Image.fromarray(np.ascontiguousarray(color[:, :, 0]))  # I;16
-    else:
-        color8 = _to_uint8(color)
-        alpha8 = None if alpha is None or fmt in _NO_ALPHA else _to_uint8(alpha)
-        im = _pil_image(color8, alpha8)
-        if fmt == "WEBP" and im.mode == "LA":
-            im = im.convert("RGBA")
-        if fmt == "WEBP" and im.mode == "L":
-            im = im.convert("RGB")
-
-    params: dict[str, Any] = {}
-    if dpi is not None:
-        params["dpi"] = dpi
-    if fmt != "BMP":
-        if icc:
-            params["icc_profile"] = icc
-        if exif and not (fmt == "JPEG" and len(exif) > _JPEG_MAX_EXIF):
-            params["exif"] = exif
-    if fmt == "JPEG":
-        params.update(quality=quality, subsampling=0 if quality >= 90 else 2)
-    elif fmt == "WEBP":
-        params.update(quality=quality)
-    elif fmt == "TIFF":
-        params.update(compression="tiff_lzw")
-
-    buf = io.BytesIO()
-    im.save(buf, format=fmt, **params)
-    return buf.getvalue()
-
-
-def _pil_image(color: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
-    if alpha is None:
-        arr = color[:, :, 0] if color.shape[2] == 1 else color
-        return Image.fromarray(np.ascontiguousarray(arr))
-    arr = np.concatenate([color, alpha[:, :, None]], axis=2)
-    return Image.fromarray(np.ascontiguousarray(arr), mode="LA" if color.shape[2] == 1 else None)

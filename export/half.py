@@ -19,13 +19,21 @@ import logging
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .card import METADATA_KEY, ModelCard
-from .errors import GaneditError
+from ganedit.card import METADATA_KEY, ModelCard
+from ganedit.errors import GaneditError
 
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["DEFAULT_KEEP_FP32_OPS", "FP16_MAX", "emulate_fp16", "to_half"]
+__all__ = [
+    "DEFAULT_KEEP_FP32_OPS",
+    "FP16_MAX",
+    "UniqueNames",
+    "check_fp16_model",
+    "require_onnx",
+    "to_half",
+    "value_types",
+]
 
 log = logging.getLogger("ganedit")
 
@@ -42,7 +50,8 @@ _SOURCE_OPS = frozenset({"Constant", "ConstantOfShape", "Cast"})
 _SUBGRAPH_OPS = frozenset({"If", "Loop", "Scan", "SequenceMap"})
 
 
-def _require_onnx() -> Any:
+def require_onnx() -> Any:
+    """The ``onnx`` module, or an ImportError naming the extra that installs it."""
     try:
         import onnx
     except ImportError as exc:
@@ -75,7 +84,7 @@ def _formal_index(params: list[Any], index: int) -> Any:
 
 def _slots(node: onnx.NodeProto, opset: dict[str, int], float_inputs: set[int]) -> _Slots:
     """Which float inputs and outputs of ``node`` switch to float16 with it, from its schema."""
-    onnx = _require_onnx()
+    onnx = require_onnx()
     domain = node.domain or ""
     try:
         schema = onnx.defs.get_schema(node.op_type, opset.get(domain, 1), domain)
@@ -114,8 +123,9 @@ def _slots(node: onnx.NodeProto, opset: dict[str, int], float_inputs: set[int]) 
     return _Slots(inputs=inputs, outputs=outputs)
 
 
-class _Names:
-    """Unique value names for the Casts this module adds."""
+class UniqueNames:
+    """Unique value names for the nodes and values added to ``graph`` (Casts, here and in the
+    benchmarks' float16 emulation)."""
 
     def __init__(self, graph: onnx.GraphProto):
         self.taken = {v.name for v in (*graph.input, *graph.output, *graph.initializer)}
@@ -136,7 +146,7 @@ class _Names:
 def _to_fp16_tensor(tensor: onnx.TensorProto) -> onnx.TensorProto:
     import numpy as np
 
-    onnx = _require_onnx()
+    onnx = require_onnx()
     values = onnx.numpy_helper.to_array(tensor)
     clamped = int(np.count_nonzero(np.abs(values) > FP16_MAX))
     if clamped:
@@ -159,7 +169,7 @@ def _check_convertible(model: onnx.ModelProto) -> None:
         )
     if graph.sparse_initializer:
         raise GaneditError("cannot convert a graph with sparse initializers to float16")
-    onnx = _require_onnx()
+    onnx = require_onnx()
     float16 = onnx.TensorProto.FLOAT16
     if any(t.data_type == float16 for t in graph.initializer):
         raise GaneditError(
@@ -171,9 +181,9 @@ def _has_subgraph(node: onnx.NodeProto) -> bool:
     return any(a.g.ByteSize() or len(a.graphs) for a in node.attribute)
 
 
-def _value_types(model: onnx.ModelProto) -> dict[str, int]:
+def value_types(model: onnx.ModelProto) -> dict[str, int]:
     """Element type of every value in the graph, from strict shape inference."""
-    onnx = _require_onnx()
+    onnx = require_onnx()
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
@@ -227,10 +237,10 @@ def to_half(
         >>> half = to_half(onnx.load("h2z.onnx"))  # doctest: +SKIP
         >>> onnx.save(half, "h2z.fp16.onnx")  # doctest: +SKIP
     """
-    onnx = _require_onnx()
+    onnx = require_onnx()
     FLOAT, FLOAT16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
     _check_convertible(model)
-    types = _value_types(model)
+    types = value_types(model)
     out = onnx.ModelProto()
     out.CopyFrom(model)
     graph = out.graph
@@ -304,7 +314,7 @@ def to_half(
                     )
 
     # 3. Graph outputs computed in float16 get a Cast back to float32.
-    names = _Names(graph)
+    names = UniqueNames(graph)
     renamed: dict[str, str] = {}
     for info in graph.output:
         if dtype.get(info.name) == FLOAT16:
@@ -360,69 +370,14 @@ def to_half(
     for prop in out.metadata_props:
         if prop.key == METADATA_KEY:
             prop.value = _mark_fp16(prop.value, kept)
-    _check(out)
+    check_fp16_model(out)
     return out
 
 
-def _check(model: onnx.ModelProto) -> None:
-    onnx = _require_onnx()
+def check_fp16_model(model: onnx.ModelProto) -> None:
+    """``onnx.checker`` with full check and strict shape inference, as a GaneditError."""
+    onnx = require_onnx()
     try:
         onnx.checker.check_model(model, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise GaneditError(f"the float16 model fails onnx.checker: {exc}") from exc
-
-
-def emulate_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A float32 model that computes what a float16 model does, for CPUs without fp16 kernels.
-
-    Every float16 weight becomes the same value in float32, and every float16 activation is
-    rounded to float16 and back as soon as it is produced. Arithmetic inside each op is
-    float32, as in GPU kernels that accumulate in float32. onnxruntime's CPU provider runs a
-    float16 graph in float32 without rounding the activations in between, which hides
-    float16's effect; this keeps it. For tests and benchmarks.
-
-    Args:
-        model: A float16 model from :func:`to_half`.
-
-    Returns:
-        The emulating float32 model (same inputs and outputs).
-    """
-    onnx = _require_onnx()
-    FLOAT, FLOAT16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
-    types = _value_types(model)
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    graph = out.graph
-    import numpy as np
-
-    def widen(tensor: onnx.TensorProto) -> onnx.TensorProto:
-        values = onnx.numpy_helper.to_array(tensor).astype(np.float32)
-        return onnx.numpy_helper.from_array(values, tensor.name)
-
-    for i, tensor in enumerate(graph.initializer):
-        if tensor.data_type == FLOAT16:
-            graph.initializer[i].CopyFrom(widen(tensor))
-    names = _Names(graph)
-    nodes: list[onnx.NodeProto] = []
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.name == "to" and attr.i == FLOAT16:
-                attr.i = FLOAT
-            elif attr.name == "value" and attr.t.data_type == FLOAT16:
-                attr.t.CopyFrom(widen(attr.t))
-        nodes.append(node)
-        if node.op_type in ("Constant", "ConstantOfShape"):
-            continue  # exact already
-        for i, name in enumerate(node.output):
-            if types.get(name) != FLOAT16:
-                continue
-            raw = names.new(f"{name}_unrounded")
-            node.output[i] = raw
-            half = names.new(f"{name}_rounded")
-            nodes.append(onnx.helper.make_node("Cast", [raw], [half], to=FLOAT16))
-            nodes.append(onnx.helper.make_node("Cast", [half], [name], to=FLOAT))
-    del graph.node[:]
-    graph.node.extend(nodes)
-    del graph.value_info[:]
-    _check(out)
-    return out

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-slow lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The multi-second subprocess tests (SIGKILL and resume, two-process DDP), deselected by `make test`.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m "slow and not gpu and not network"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

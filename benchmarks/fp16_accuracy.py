@@ -1,14 +1,14 @@
 """How far float16 inference lands from float32, per generator family, in 8-bit grey levels.
 
-Decides which ops ``ganedit.half.to_half`` keeps in float32. Runs on a CPU:
+Decides which ops ``ganedit.export.half.to_half`` keeps in float32. Runs on a CPU:
 
 - onnxruntime's CPU provider has no float16 Conv on x86: it runs a float16 graph in float32
   behind inserted Casts, so running the converted graph as it is ("fp16 weights") only shows
   the cost of rounding the weights and the input/output;
-- ``ganedit.half.emulate_fp16`` turns the converted graph into a float32 one that rounds every
-  float16 activation to float16 as soon as it is made ("fp16 storage"): what a GPU computes
-  with float16 tensors and float32 accumulation; run with and without InstanceNormalization
-  kept in float32;
+- ``fp16_emulation.emulate_fp16`` (beside this script) turns the converted graph into a
+  float32 one that rounds every float16 activation to float16 as soon as it is made ("fp16
+  storage"): what a GPU computes with float16 tensors and float32 accumulation; run with and
+  without InstanceNormalization kept in float32;
 - with ``--torch``, PyTorch's own float16 CPU kernels (``module.half()``, ~400× slower than
   float32 here, hence a small crop) on the ResNet, all-fp16 and with InstanceNorm in float32,
   next to the emulation on the same crop, to check the emulation.
@@ -22,9 +22,9 @@ dozen grey levels rather than sitting flat. Images: scikit-image's astronaut, co
 centre crops (256² for translation, 64² for ×4 upscaling).
 
 With ``--cuda`` (on a GPU machine) it measures what users get instead: ``ganedit.load(ckpt,
-device="cuda", backend=B, half=True)`` against the same model without ``half``, through the
-public API on the uint8 photos, for every family above and the inpainting generator (its output
-compared inside the hole).
+device="cuda", variant=Variant(half=True), runtime=Runtime(backend=B))`` against the same model
+without ``half``, through the public API on the uint8 photos, for every family above and the
+inpainting generator (its output compared inside the hole).
 
 Usage::
 
@@ -45,6 +45,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from fp16_emulation import emulate_fp16
 from skimage import data as skdata
 
 from ganedit.archs import (
@@ -55,7 +56,7 @@ from ganedit.archs import (
     load_generator,
 )
 from ganedit.export import checkpoint_to_onnx
-from ganedit.half import emulate_fp16, to_half
+from ganedit.export.half import to_half
 from ganedit.train.init import init_weights
 
 PHOTOS = ("astronaut", "coffee", "chelsea")
@@ -241,8 +242,11 @@ def cuda_rows(work: Path, backend: str) -> list[tuple[str, str, str, dict[str, f
     for family, (_, _, side, _) in FAMILIES.items():
         export(family, work)
         ckpt = next(work.glob(f"{abs(hash(family))}.pth"))
-        fp32 = ganedit.load(ckpt, device="cuda", backend=backend)
-        fp16 = ganedit.load(ckpt, device="cuda", backend=backend, half=True)
+        runtime = ganedit.Runtime(backend=backend)
+        fp32 = ganedit.load(ckpt, device="cuda", runtime=runtime)
+        fp16 = ganedit.load(
+            ckpt, device="cuda", variant=ganedit.Variant(half=True), runtime=runtime
+        )
         size = side
         if isinstance(fp32, ganedit.Upscaler):  # whole images, 4x the CPU crops
             fp32, fp16, size = fp32.with_options(tile=0), fp16.with_options(tile=0), side * 4
@@ -254,8 +258,9 @@ def cuda_rows(work: Path, backend: str) -> list[tuple[str, str, str, dict[str, f
     torch.manual_seed(0)
     ckpt = work / "inpaint.pth"
     torch.save(InpaintGenerator(ngf=48).state_dict(), ckpt)
-    fp32 = ganedit.load(ckpt, device="cuda", backend=backend)
-    fp16 = ganedit.load(ckpt, device="cuda", backend=backend, half=True)
+    runtime = ganedit.Runtime(backend=backend)
+    fp32 = ganedit.load(ckpt, device="cuda", runtime=runtime)
+    fp16 = ganedit.load(ckpt, device="cuda", variant=ganedit.Variant(half=True), runtime=runtime)
     hole = np.zeros((256, 256), bool)
     hole[64:160, 80:200] = True
     for photo in PHOTOS:

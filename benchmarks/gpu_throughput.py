@@ -126,7 +126,12 @@ def main() -> None:
         net = build(args.net)
         ckpt = work / f"{args.net}.pth"
         torch.save(net.state_dict(), ckpt)
-        model = ganedit.load(ckpt, device=device, backend=args.backend, half=args.half)
+        model = ganedit.load(
+            ckpt,
+            device=device,
+            variant=ganedit.Variant(half=args.half),
+            runtime=ganedit.Runtime(backend=args.backend),
+        )
         if args.net == "rrdb":
             model = model.with_options(tile=0)
         settings = ganedit.FolderSettings(

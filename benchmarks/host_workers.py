@@ -50,7 +50,9 @@ def make_images(folder: Path, count: int, side: int) -> list[Path]:
 def _init(checkpoint: str, fsync: bool = True) -> None:
     """Worker set-up: each process loads the model once (threads share the parent's)."""
     if "model" not in _STATE:
-        _STATE["model"] = ganedit.load(checkpoint, device="cpu", backend="torch")
+        _STATE["model"] = ganedit.load(
+            checkpoint, device="cpu", runtime=ganedit.Runtime(backend="torch")
+        )
         _STATE["settings"] = ganedit.FolderSettings(fsync=fsync)
 
 
@@ -72,7 +74,7 @@ def stage_times(jobs: list[Job], rounds: int, fsync: bool = True) -> dict[str, f
     """Milliseconds per image of each host stage, one thread, best of ``rounds`` passes."""
     from ganedit import imageio
     from ganedit._files import atomic_write
-    from ganedit.imageio import _encode_bytes
+    from ganedit.imageio.encode import _encode_bytes
 
     model = _STATE["model"]
     best: dict[str, float] = {}

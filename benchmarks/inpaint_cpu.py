@@ -157,23 +157,24 @@ def main() -> None:
             model_path, seconds = train_model(Path(tmp), args)
             if args.save_model is not None:
                 shutil.copyfile(model_path, args.save_model)
-        model = ganedit.load(model_path, device="cpu", threads=args.threads)
-        methods = {"model, crop": (model, {})}
+        model = ganedit.load(
+            model_path, device="cpu", runtime=ganedit.Runtime(threads=args.threads)
+        )
+        methods = {"model, crop": model}
         for limit in filter(None, args.resize_limits.split(",")):
-            methods[f"model, resize {int(limit)}"] = (
-                model,
-                {"strategy": "resize", "resize_limit": int(limit)},
+            methods[f"model, resize {int(limit)}"] = model.with_options(
+                strategy="resize", resize_limit=int(limit)
             )
-        methods["cv2-telea"] = (ganedit.load("cv2-telea"), {})
-        methods["cv2-ns"] = (ganedit.load("cv2-ns"), {})
-        methods["mean colour fill"] = (MeanFill(), {})
+        methods["cv2-telea"] = ganedit.load("cv2-telea")
+        methods["cv2-ns"] = ganedit.load("cv2-ns")
+        methods["mean colour fill"] = MeanFill()
         work = pairs(args.masks_per_image)
         rows = []
-        for label, (method, options) in methods.items():
-            method(work[0][1], work[0][2], **options)  # warm-up
+        for label, method in methods.items():
+            method(work[0][1], work[0][2])  # warm-up
             psnrs, l1s = [], []
             start = time.perf_counter()
-            results = [method(image, hole, **options) for _, image, hole in work]
+            results = [method(image, hole) for _, image, hole in work]
             elapsed = time.perf_counter() - start
             for (_, image, hole), result in zip(work, results, strict=True):
                 assert np.array_equal(result[~hole], image[~hole])

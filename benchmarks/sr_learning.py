@@ -126,7 +126,7 @@ def main() -> None:
                 .numpy()
                 .astype(np.uint8)
             )
-            ours = model(lr, tile=0)
+            ours = model.with_options(tile=0)(lr)
             rows.append((name, hr.shape[1], hr.shape[0], psnr(bicubic, hr), psnr(ours, hr)))
     print(
         f"SRVGG x{args.scale} ({args.num_feat} features, {args.num_conv} convs), "

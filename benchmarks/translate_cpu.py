@@ -46,8 +46,8 @@ from PIL import Image
 
 import ganedit
 from ganedit.archs import ResnetGenerator, load_generator
+from ganedit.codec import prepare
 from ganedit.export import checkpoint_to_onnx
-from ganedit.processing import prepare
 
 SIDE = 256
 GFLOP_PER_IMAGE = 99.1  # 2 x 49.55 G multiply-adds of ResNet-9 ngf 64 at 256x256
@@ -290,7 +290,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     warm_files = make_images(warm_dir, min(args.images, max(2 * args.batch_size, 2)), seed=1)
     checkpoint, onnx_path = make_model(workdir)
 
-    model = ganedit.load(onnx_path, device="cpu", threads=args.threads)
+    model = ganedit.load(onnx_path, device="cpu", runtime=ganedit.Runtime(threads=args.threads))
     assert isinstance(model, ganedit.Translator)
     net = load_generator(checkpoint).module.eval()
     settings = ganedit.FolderSettings(

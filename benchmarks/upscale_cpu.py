@@ -33,8 +33,8 @@ from skimage import data as skdata
 
 import ganedit
 from ganedit.archs import RRDBNet, SRVGGNetCompact
+from ganedit.codec import requantise
 from ganedit.export import checkpoint_to_onnx
-from ganedit.processing import convert_depth
 from ganedit.tiling import tile_grid
 
 
@@ -92,8 +92,7 @@ def main() -> None:
 def measure(name, up, images, big, folder: Path, work: Path, args) -> None:
     """Time (a), (b) and (c) for one model, interleaved over ``args.rounds`` rounds."""
     prepared = [
-        np.ascontiguousarray(convert_depth(im, np.float32).transpose(2, 0, 1))[None]
-        for im in images
+        np.ascontiguousarray(requantise(im, np.float32).transpose(2, 0, 1))[None] for im in images
     ]
     settings = ganedit.FolderSettings(overwrite=True)
     whole, tiled = up.with_options(tile=0), up.with_options(tile=args.tile)

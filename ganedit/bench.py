@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .codec import padded_size
 from .model import Model
 
 __all__ = ["BenchResult", "bench_model", "parse_size"]
@@ -122,10 +123,6 @@ class _GpuSampler:
         return float(np.mean(self.samples)) if self.samples else None
 
 
-def _on_gpu(providers: list[str]) -> bool:
-    return any(p in ("CUDAExecutionProvider", "TensorrtExecutionProvider") for p in providers)
-
-
 def bench_model(
     model: Model,
     *,
@@ -150,12 +147,7 @@ def bench_model(
     if batch < 1 or height < 1 or width < 1 or seconds <= 0:
         raise ValueError("batch, height, width and seconds must be positive")
     card = model.card
-    m = card.size_multiple
-
-    def padded(side: int) -> int:
-        return max(-(-side // m) * m, -(-card.min_size // m) * m)
-
-    h, w = padded(height), padded(width)
+    h, w = padded_size(height, card), padded_size(width, card)
     channels = card.in_channels + (1 if card.mask is not None else 0)
     lo, hi = card.input_range
     rng = np.random.default_rng(seed)
@@ -165,8 +157,9 @@ def bench_model(
     for _ in range(warmup):
         model.run_batch(x)
     providers = model.providers
+    on_gpu = model.on_gpu  # onnxruntime's CUDA/TensorRT or torch on CUDA alike
     times: list[float] = []
-    sampler = _GpuSampler() if _on_gpu(providers) and shutil.which("nvidia-smi") else None
+    sampler = _GpuSampler() if on_gpu and shutil.which("nvidia-smi") else None
     cpu_start, wall_start = time.process_time(), time.perf_counter()
     if sampler is not None:
         sampler.__enter__()
@@ -181,7 +174,6 @@ def bench_model(
     wall = time.perf_counter() - wall_start
     cpu = time.process_time() - cpu_start
     total = float(np.sum(times))
-    on_gpu = _on_gpu(providers)
     return BenchResult(
         model=card.name,
         providers=providers,

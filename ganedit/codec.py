@@ -43,6 +43,7 @@ __all__ = [
     "prepare",
     "quantise",
     "requantise",
+    "round_up",
     "to_network_range",
     "to_unit",
 ]
@@ -147,6 +148,16 @@ def from_network_range(output: np.ndarray, value_range: tuple[float, float]) -> 
     return (output - np.float32(lo)) * np.float32(1 / (hi - lo))
 
 
+def round_up(size: int, multiple: int) -> int:
+    """The smallest multiple of ``multiple`` that is at least ``size``.
+
+    Example:
+        >>> round_up(37, 4), round_up(40, 4)
+        (40, 40)
+    """
+    return -(-size // multiple) * multiple
+
+
 def padded_size(size: int, card: ModelCard, *, bucket: int = 0) -> int:
     """The side a network of ``card`` runs an image side of ``size`` at: at least
     ``card.min_size``, rounded up to a multiple of ``card.size_multiple`` (and of ``bucket``).
@@ -161,7 +172,7 @@ def padded_size(size: int, card: ModelCard, *, bucket: int = 0) -> int:
         40
     """
     multiple = math.lcm(card.size_multiple, bucket) if bucket else card.size_multiple
-    return -(-max(size, card.min_size) // multiple) * multiple
+    return round_up(max(size, card.min_size), multiple)
 
 
 def pad_bottom_right(chw: np.ndarray, pad_h: int, pad_w: int) -> np.ndarray:

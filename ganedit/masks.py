@@ -17,6 +17,7 @@ from pathlib import Path, PurePath
 import numpy as np
 
 from . import imageio
+from .codec import round_up
 from .errors import GaneditError, ImageError
 
 __all__ = [
@@ -203,7 +204,7 @@ def mask_regions(
 
 
 def _widen(lo: int, hi: int, size: int, multiple: int) -> tuple[int, int]:
-    want = -(-(hi - lo) // multiple) * multiple
+    want = round_up(hi - lo, multiple)
     extra = min(want, size) - (hi - lo)
     if extra <= 0:
         return lo, hi

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from .codec import pad_bottom_right, round_up
+
 __all__ = [
     "Tile",
     "blend_weights",
@@ -30,7 +32,6 @@ __all__ = [
 ]
 
 RunFn = Callable[[np.ndarray], np.ndarray]
-PadFn = Callable[[np.ndarray, int, int], np.ndarray]
 
 # The outer quarter of each overlap band (where a tile's output is spoilt by the padding its
 # network saw at the cut) gets only this weight, not zero, so no weight sum can vanish.
@@ -57,7 +58,8 @@ class Tile:
         left: First column in the image.
         height: Rows inside the image.
         width: Columns inside the image.
-        pad_bottom: Rows to add (mirror/edge) before running, so every tile has the grid's size.
+        pad_bottom: Rows to add (the codec's padding rule) before running, so every tile has the
+            grid's size.
         pad_right: Columns to add likewise.
         at_top: The tile touches the image's top border (no blending ramp there).
         at_left: Likewise for the left border.
@@ -84,7 +86,7 @@ class Tile:
 
 def _axis(length: int, tile: int, overlap: int, multiple: int) -> list[tuple[int, int, int]]:
     """``(start, size, pad)`` per tile along one axis of ``length`` pixels."""
-    padded = -(-length // multiple) * multiple
+    padded = round_up(length, multiple)
     size = tile // multiple * multiple
     if padded <= size:
         return [(0, length, padded - length)]
@@ -103,7 +105,7 @@ def min_tile_size(overlap: int, multiple: int = 1) -> int:
     blending band also lies in a tile at full weight or in the mirrored band of its neighbour.
     """
     steps = -(-max(overlap, 1) // multiple)
-    return -(-(overlap + steps * multiple) // multiple) * multiple
+    return round_up(overlap + steps * multiple, multiple)
 
 
 def tile_grid(height: int, width: int, *, tile: int, overlap: int, multiple: int = 1) -> list[Tile]:
@@ -216,17 +218,6 @@ def blend_weights(
     return np.outer(rows, cols)
 
 
-def _pad_tile(x: np.ndarray, pad_h: int, pad_w: int) -> np.ndarray:
-    """Pad ``(C, H, W)`` at the bottom and right: mirror where it fits, edge otherwise."""
-    if pad_h:
-        mode = "reflect" if pad_h < x.shape[1] else "edge"
-        x = np.pad(x, ((0, 0), (0, pad_h), (0, 0)), mode=mode)
-    if pad_w:
-        mode = "reflect" if pad_w < x.shape[2] else "edge"
-        x = np.pad(x, ((0, 0), (0, 0), (0, pad_w)), mode=mode)
-    return x
-
-
 def _batches(tiles: list[Tile], batch_size: int) -> Iterator[list[Tile]]:
     """Consecutive runs of at most ``batch_size`` tiles with equal run shapes."""
     groups: dict[tuple[int, int], list[Tile]] = {}
@@ -255,7 +246,6 @@ def run_tiled(
     overlap: int = 16,
     multiple: int = 1,
     batch_size: int = 4,
-    pad: PadFn | None = None,
 ) -> np.ndarray:
     """Run a network over an image tile by tile and blend the tiles without seams.
 
@@ -273,8 +263,6 @@ def run_tiled(
             four times the network's effective receptive radius.
         multiple: The network's size multiple; tiles are sized and placed on it.
         batch_size: Most tiles per ``run`` call.
-        pad: ``pad(x, rows, cols)`` adding rows/cols at the bottom/right of a ``(C, h, w)``
-            tile; default mirror where it fits, else edge (as :mod:`ganedit.processing`).
 
     Returns:
         ``(C_out, H*scale, W*scale)`` float32.
@@ -286,12 +274,12 @@ def run_tiled(
         raise ValueError(f"image must be (C, H, W), got shape {image.shape}")
     if scale < 1 or batch_size < 1:
         raise ValueError(f"need scale >= 1 and batch_size >= 1, got {scale} and {batch_size}")
-    pad = pad or _pad_tile
     _, height, width = image.shape
     tiles = tile_grid(height, width, tile=tile, overlap=overlap, multiple=multiple)
     if len(tiles) == 1:
         (t,) = tiles
-        batch = pad(image, t.pad_bottom, t.pad_right)[None].astype(np.float32, copy=False)
+        padded = pad_bottom_right(image, t.pad_bottom, t.pad_right)
+        batch = padded[None].astype(np.float32, copy=False)
         out = run(batch)
         _check_output(out, batch, scale)
         return np.ascontiguousarray(out[0, :, : height * scale, : width * scale], np.float32)
@@ -301,9 +289,11 @@ def run_tiled(
     windows: dict[tuple[int, ...], np.ndarray] = {}
     for chunk in _batches(tiles, batch_size):
         crops = [image[:, t.top : t.top + t.height, t.left : t.left + t.width] for t in chunk]
-        batch = np.stack(
-            [pad(c, t.pad_bottom, t.pad_right) for c, t in zip(crops, chunk, strict=True)]
-        ).astype(np.float32, copy=False)
+        padded_crops = [
+            pad_bottom_right(c, t.pad_bottom, t.pad_right)
+            for c, t in zip(crops, chunk, strict=True)
+        ]
+        batch = np.stack(padded_crops).astype(np.float32, copy=False)
         out = run(batch)
         _check_output(out, batch, scale)
         if result is None:
@@ -358,7 +348,6 @@ def run_tiled_adaptive(
     is_oom: Callable[[BaseException], bool] = looks_like_oom,
     min_tile: int = 32,
     on_retry: Callable[[int], None] | None = None,
-    pad: PadFn | None = None,
 ) -> tuple[np.ndarray, int]:
     """:func:`run_tiled`, retrying with half the tile (and batches of 1) when memory runs out.
 
@@ -374,7 +363,6 @@ def run_tiled_adaptive(
         min_tile: Smallest tile side to try; below it (or below :func:`min_tile_size`) the
             out-of-memory error is re-raised.
         on_retry: Called with the new tile side before each retry (e.g. to log it).
-        pad: As for :func:`run_tiled`.
 
     Returns:
         ``(output, tile)``: the :func:`run_tiled` result and the tile side that worked.
@@ -385,14 +373,14 @@ def run_tiled_adaptive(
         try:
             out = run_tiled(
                 run, image, scale=scale, tile=tile, overlap=overlap, multiple=multiple,
-                batch_size=batch_size, pad=pad,
+                batch_size=batch_size,
             )  # fmt: skip
             return out, tile
         except Exception as exc:
             if not is_oom(exc):
                 raise
             # Halve what actually ran: a tile larger than the image ran the image whole.
-            ran = min(tile, -(-max(height, width) // multiple) * multiple)
+            ran = min(tile, round_up(max(height, width), multiple))
             half = ran // 2 // multiple * multiple
             if half < smallest:
                 raise

@@ -32,6 +32,7 @@ from .codec import (
     padded_size,
     quantise,
     requantise,
+    round_up,
     to_network_range,
 )
 from .images import ImageIn
@@ -180,7 +181,7 @@ class Upscaler(Model):
         """The tile side for an image whose longer side (at least ``min_size``) is ``longest``."""
         multiple = self.card.size_multiple
         # tile 0: the whole image as one tile (its side rounded up to the size multiple).
-        tile = self.options.tile or -(-longest // multiple) * multiple
+        tile = self.options.tile or round_up(longest, multiple)
         return max(tile, min_tile_size(self.options.tile_overlap, multiple))
 
     def _fits_one_tile(self, height: int, width: int) -> bool:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
+from ganedit.archs.cyclegan.spec import resnet_arch_id
 from ganedit.errors import GaneditError
 
 from .cli_inpaint import inpaint
@@ -153,46 +154,6 @@ def _common_options(recipe: str) -> Callable[[Callable[..., Any]], Callable[...,
     return decorate(options)
 
 
-def _config(recipe: str, loss: CycleGANLoss | Pix2PixLoss, o: dict[str, Any]) -> TrainConfig:
-    require_data_and_out(o)
-    net_g = o["net_g"] if o["n_blocks"] is None else f"resnet_{o['n_blocks']}blocks"
-    return TrainConfig(
-        recipe=recipe,  # type: ignore[arg-type]
-        data=DataOptions(
-            root=str(o["data"]) if o["data"] is not None else "",
-            mode=o["mode"],
-            direction=o["direction"],
-            load_size=o["load_size"],
-            crop_size=o["crop_size"],
-            preprocess=o["preprocess"],
-            no_flip=o["no_flip"],
-            batch_size=o["batch_size"],
-            workers=o["workers"],
-            max_size=o["max_size"],
-        ),
-        net=NetworkOptions(
-            in_channels=o["in_channels"],
-            out_channels=o["out_channels"],
-            ngf=o["ngf"],
-            ndf=o["ndf"],
-            net_g=net_g,
-            n_layers_d=o["n_layers_d"],
-            norm=o["norm"],
-            dropout=o["dropout"],
-            init_type=o["init_type"],
-        ),
-        optim=OptimOptions(
-            lr=o["lr"],
-            beta1=o["beta1"],
-            epochs=o["epochs"],
-            epochs_decay=o["epochs_decay"],
-            lr_policy=o["lr_policy"],
-        ),
-        loss=loss,
-        run=run_options(o),
-    )
-
-
 @click.group(context_settings=CONTEXT)
 def train_group() -> None:
     """Train translators, super-resolution and inpainting models (resumable, DDP-ready)."""
@@ -234,19 +195,105 @@ def train_group() -> None:
     show_default=True,
     help="History of generated images shown to the discriminators.",
 )
-def cyclegan(**o: Any) -> None:
+def cyclegan(
+    *,
+    data: Path | None,
+    out: Path | None,
+    resume: Path | None,
+    max_steps: int | None,
+    mode: Literal["auto", "unaligned", "aligned", "paired"],
+    direction: Literal["AtoB", "BtoA"],
+    epochs: int,
+    epochs_decay: int,
+    net_g: str,
+    n_blocks: int | None,
+    ngf: int,
+    ndf: int,
+    n_layers_d: int,
+    norm: Literal["instance", "batch", "none"],
+    dropout: bool,
+    in_channels: int,
+    out_channels: int,
+    load_size: int,
+    crop_size: int,
+    preprocess: str,
+    no_flip: bool,
+    batch_size: int,
+    workers: int,
+    max_size: int | None,
+    lr: float,
+    beta1: float,
+    lr_policy: str,
+    init_type: str,
+    seed: int,
+    save_every: int,
+    sample_every: int,
+    log_every: int,
+    keep: int,
+    device: str,
+    deterministic: bool,
+    amp: bool,
+    gan_mode: Literal["lsgan", "vanilla", "wgangp"],
+    lambda_a: float,
+    lambda_b: float,
+    lambda_identity: float,
+    pool_size: int,
+) -> None:
     """Unpaired translation: DATA/trainA and DATA/trainB.
 
     Example: ganedit train cyclegan --data datasets/horse2zebra --out runs/h2z
     """
-    loss = CycleGANLoss(
-        gan_mode=o.pop("gan_mode"),
-        lambda_a=o.pop("lambda_a"),
-        lambda_b=o.pop("lambda_b"),
-        lambda_identity=o.pop("lambda_identity"),
-        pool_size=o.pop("pool_size"),
+    require_data_and_out(data=data, out=out, resume=resume)
+    config = TrainConfig(
+        recipe="cyclegan",
+        data=DataOptions(
+            root=str(data) if data is not None else "",
+            mode=mode,
+            direction=direction,
+            load_size=load_size,
+            crop_size=crop_size,
+            preprocess=preprocess,
+            no_flip=no_flip,
+            batch_size=batch_size,
+            workers=workers,
+            max_size=max_size,
+        ),
+        net=NetworkOptions(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            ngf=ngf,
+            ndf=ndf,
+            net_g=net_g if n_blocks is None else resnet_arch_id(n_blocks),
+            n_layers_d=n_layers_d,
+            norm=norm,
+            dropout=dropout,
+            init_type=init_type,
+        ),
+        optim=OptimOptions(
+            lr=lr, beta1=beta1, epochs=epochs, epochs_decay=epochs_decay, lr_policy=lr_policy
+        ),
+        loss=CycleGANLoss(
+            gan_mode=gan_mode,
+            lambda_a=lambda_a,
+            lambda_b=lambda_b,
+            lambda_identity=lambda_identity,
+            pool_size=pool_size,
+        ),
+        run=run_options(
+            out=out,
+            resume=resume,
+            max_steps=max_steps,
+            seed=seed,
+            save_every=save_every,
+            sample_every=sample_every,
+            log_every=log_every,
+            keep=keep,
+            device=device,
+            deterministic=deterministic,
+            amp=amp,
+        ),
     )
-    run_training(_config("cyclegan", loss, o), resume=o["resume"] is not None)
+    run_training(config, resume=resume is not None)
 
 
 @train_group.command("pix2pix", context_settings=CONTEXT)
@@ -265,15 +312,97 @@ def cyclegan(**o: Any) -> None:
     help="Weight of the L1 loss to the target.",
 )
 @click.option("--pool-size", type=click.IntRange(min=0), default=0, show_default=True)
-def pix2pix(**o: Any) -> None:
+def pix2pix(
+    *,
+    data: Path | None,
+    out: Path | None,
+    resume: Path | None,
+    max_steps: int | None,
+    mode: Literal["auto", "unaligned", "aligned", "paired"],
+    direction: Literal["AtoB", "BtoA"],
+    epochs: int,
+    epochs_decay: int,
+    net_g: str,
+    n_blocks: int | None,
+    ngf: int,
+    ndf: int,
+    n_layers_d: int,
+    norm: Literal["instance", "batch", "none"],
+    dropout: bool,
+    in_channels: int,
+    out_channels: int,
+    load_size: int,
+    crop_size: int,
+    preprocess: str,
+    no_flip: bool,
+    batch_size: int,
+    workers: int,
+    max_size: int | None,
+    lr: float,
+    beta1: float,
+    lr_policy: str,
+    init_type: str,
+    seed: int,
+    save_every: int,
+    sample_every: int,
+    log_every: int,
+    keep: int,
+    device: str,
+    deterministic: bool,
+    amp: bool,
+    gan_mode: Literal["lsgan", "vanilla", "wgangp"],
+    lambda_l1: float,
+    pool_size: int,
+) -> None:
     """Paired translation: DATA/train with AB images side by side, or DATA/train/A + train/B.
 
     Example: ganedit train pix2pix --data datasets/facades --out runs/facades --direction BtoA
     """
-    loss = Pix2PixLoss(
-        gan_mode=o.pop("gan_mode"), lambda_l1=o.pop("lambda_l1"), pool_size=o.pop("pool_size")
+    require_data_and_out(data=data, out=out, resume=resume)
+    config = TrainConfig(
+        recipe="pix2pix",
+        data=DataOptions(
+            root=str(data) if data is not None else "",
+            mode=mode,
+            direction=direction,
+            load_size=load_size,
+            crop_size=crop_size,
+            preprocess=preprocess,
+            no_flip=no_flip,
+            batch_size=batch_size,
+            workers=workers,
+            max_size=max_size,
+        ),
+        net=NetworkOptions(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            ngf=ngf,
+            ndf=ndf,
+            net_g=net_g if n_blocks is None else resnet_arch_id(n_blocks),
+            n_layers_d=n_layers_d,
+            norm=norm,
+            dropout=dropout,
+            init_type=init_type,
+        ),
+        optim=OptimOptions(
+            lr=lr, beta1=beta1, epochs=epochs, epochs_decay=epochs_decay, lr_policy=lr_policy
+        ),
+        loss=Pix2PixLoss(gan_mode=gan_mode, lambda_l1=lambda_l1, pool_size=pool_size),
+        run=run_options(
+            out=out,
+            resume=resume,
+            max_steps=max_steps,
+            seed=seed,
+            save_every=save_every,
+            sample_every=sample_every,
+            log_every=log_every,
+            keep=keep,
+            device=device,
+            deterministic=deterministic,
+            amp=amp,
+        ),
     )
-    run_training(_config("pix2pix", loss, o), resume=o["resume"] is not None)
+    run_training(config, resume=resume is not None)
 
 
 train_group.add_command(sr)

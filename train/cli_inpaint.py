@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import click
 
@@ -29,7 +29,9 @@ from .config import (
 __all__ = ["inpaint"]
 
 
-def _coverage(ctx: click.Context, param: click.Parameter, value: tuple[float, float]):
+def _coverage(
+    ctx: click.Context, param: click.Parameter, value: tuple[float, float]
+) -> tuple[float, float]:
     low, high = value
     if not 0 <= low <= high <= 1 or high == 0:
         raise click.BadParameter(f"expected 0 <= MIN <= MAX <= 1 and MAX > 0, got {low} {high}")
@@ -114,35 +116,81 @@ def _coverage(ctx: click.Context, param: click.Parameter, value: tuple[float, fl
         *run_tail_options(),
     ]
 )
-def inpaint(**o: Any) -> None:
+def inpaint(
+    *,
+    data: Path | None,
+    out: Path | None,
+    resume: Path | None,
+    max_steps: int | None,
+    ngf: int,
+    ndf: int,
+    n_layers_d: int,
+    crop_size: int,
+    no_flip: bool,
+    masks: Path | None,
+    mask_kind: Literal["mixed", "strokes", "boxes"],
+    mask_coverage: tuple[float, float],
+    batch_size: int,
+    workers: int,
+    max_size: int | None,
+    epochs: int,
+    lr: float,
+    beta1: float,
+    lambda_l1: float,
+    lambda_gan: float,
+    hole_weight: float,
+    seed: int,
+    save_every: int,
+    sample_every: int,
+    log_every: int,
+    keep: int,
+    device: str,
+    deterministic: bool,
+    amp: bool,
+) -> None:
     """Inpainting (DeepFill v2 recipe without contextual attention) on a folder of photos.
 
     Holes are free-form strokes and boxes drawn on the fly, or mask images from --masks.
 
     Example: ganedit train inpaint --data photos/ --out runs/inpaint --crop-size 256
     """
-    require_data_and_out(o)
-    if o["crop_size"] % 4:
+    require_data_and_out(data=data, out=out, resume=resume)
+    if crop_size % 4:
         raise click.BadParameter("--crop-size must be a multiple of 4", param_hint="--crop-size")
-    if o["ngf"] % 2:
+    if ngf % 2:
         raise click.BadParameter("--ngf must be even", param_hint="--ngf")
-    min_coverage, max_coverage = o["mask_coverage"]
+    min_coverage, max_coverage = mask_coverage
     config = TrainConfig(
         recipe="inpaint",
-        data=photo_data_options(o),
-        net=InpaintNetworkOptions(ngf=o["ngf"], ndf=o["ndf"], n_layers_d=o["n_layers_d"]),
-        optim=OptimOptions(
-            lr=o["lr"], beta1=o["beta1"], beta2=0.999, epochs=o["epochs"], epochs_decay=0
+        data=photo_data_options(
+            data=data,
+            crop_size=crop_size,
+            no_flip=no_flip,
+            batch_size=batch_size,
+            workers=workers,
+            max_size=max_size,
         ),
-        loss=InpaintLoss(
-            lambda_l1=o["lambda_l1"], lambda_gan=o["lambda_gan"], hole_weight=o["hole_weight"]
+        net=InpaintNetworkOptions(ngf=ngf, ndf=ndf, n_layers_d=n_layers_d),
+        optim=OptimOptions(lr=lr, beta1=beta1, beta2=0.999, epochs=epochs, epochs_decay=0),
+        loss=InpaintLoss(lambda_l1=lambda_l1, lambda_gan=lambda_gan, hole_weight=hole_weight),
+        run=run_options(
+            out=out,
+            resume=resume,
+            max_steps=max_steps,
+            seed=seed,
+            save_every=save_every,
+            sample_every=sample_every,
+            log_every=log_every,
+            keep=keep,
+            device=device,
+            deterministic=deterministic,
+            amp=amp,
         ),
-        run=run_options(o),
         masks=MaskOptions(
-            kind=o["mask_kind"],
+            kind=mask_kind,
             min_coverage=min_coverage,
             max_coverage=max_coverage,
-            folder=str(o["masks"]) if o["masks"] is not None else None,
+            folder=str(masks) if masks is not None else None,
         ),
     )
-    run_training(config, resume=o["resume"] is not None)
+    run_training(config, resume=resume is not None)

@@ -92,19 +92,33 @@ def run_tail_options() -> list[Callable[..., Any]]:
     ]
 
 
-def run_options(o: dict[str, Any]) -> RunOptions:
-    out = o["resume"] if o["resume"] is not None else o["out"]
+def run_options(
+    *,
+    out: Path | None,
+    resume: Path | None,
+    max_steps: int | None,
+    seed: int,
+    save_every: int,
+    sample_every: int,
+    log_every: int,
+    keep: int,
+    device: str,
+    deterministic: bool,
+    amp: bool,
+) -> RunOptions:
+    """The run options of :func:`run_head_options` and :func:`run_tail_options`; a resumed
+    run lives in its ``--resume`` directory."""
     return RunOptions(
-        out=str(out),
-        max_steps=o["max_steps"],
-        save_every=o["save_every"],
-        sample_every=o["sample_every"],
-        log_every=o["log_every"],
-        keep=o["keep"],
-        seed=o["seed"],
-        device=o["device"],
-        deterministic=o["deterministic"],
-        amp=o["amp"],
+        out=str(resume if resume is not None else out),
+        max_steps=max_steps,
+        save_every=save_every,
+        sample_every=sample_every,
+        log_every=log_every,
+        keep=keep,
+        seed=seed,
+        device=device,
+        deterministic=deterministic,
+        amp=amp,
     )
 
 
@@ -136,22 +150,30 @@ def photo_loader_options() -> list[Callable[..., Any]]:
     ]
 
 
-def photo_data_options(o: dict[str, Any]) -> DataOptions:
+def photo_data_options(
+    *,
+    data: Path | None,
+    crop_size: int,
+    no_flip: bool,
+    batch_size: int,
+    workers: int,
+    max_size: int | None,
+) -> DataOptions:
     """The data options of the one-folder recipes (sr, inpaint): square crops of photos."""
     return DataOptions(
-        root=str(o["data"]) if o["data"] is not None else "",
-        crop_size=o["crop_size"],
-        load_size=o["crop_size"],
-        no_flip=o["no_flip"],
-        batch_size=o["batch_size"],
-        workers=o["workers"],
-        max_size=o["max_size"],
+        root=str(data) if data is not None else "",
+        crop_size=crop_size,
+        load_size=crop_size,
+        no_flip=no_flip,
+        batch_size=batch_size,
+        workers=workers,
+        max_size=max_size,
     )
 
 
-def require_data_and_out(o: dict[str, Any]) -> None:
+def require_data_and_out(*, data: Path | None, out: Path | None, resume: Path | None) -> None:
     """A new run needs ``--data`` and ``--out``; a resumed one takes them from its directory."""
-    if o["resume"] is None and (o["data"] is None or o["out"] is None):
+    if resume is None and (data is None or out is None):
         raise click.UsageError("--data and --out are required (or --resume RUN_DIR)")
 
 

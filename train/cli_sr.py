@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import click
 
@@ -98,39 +98,96 @@ __all__ = ["sr"]
         *run_tail_options(),
     ]
 )
-def sr(**o: Any) -> None:
+def sr(
+    *,
+    data: Path | None,
+    out: Path | None,
+    resume: Path | None,
+    max_steps: int | None,
+    stage: Literal["psnr", "gan"],
+    init_from: Path | None,
+    arch: Literal["rrdb", "srvgg"],
+    scale: int,
+    num_feat: int,
+    num_block: int,
+    num_grow_ch: int,
+    num_conv: int,
+    d_num_feat: int,
+    degradation: Literal["realesrgan", "bicubic"],
+    crop_size: int,
+    no_flip: bool,
+    batch_size: int,
+    workers: int,
+    max_size: int | None,
+    epochs: int,
+    lr: float | None,
+    l1_weight: float,
+    perceptual_weight: float,
+    gan_weight: float,
+    ema_decay: float,
+    no_usm: bool,
+    vgg_weights: str | None,
+    seed: int,
+    save_every: int,
+    sample_every: int,
+    log_every: int,
+    keep: int,
+    device: str,
+    deterministic: bool,
+    amp: bool,
+) -> None:
     """Super-resolution (ESRGAN / Real-ESRGAN recipe) on a folder of high-resolution images.
 
     Example: ganedit train sr --data photos/ --out runs/sr --arch srvgg --scale 4
     """
-    require_data_and_out(o)
-    if o["crop_size"] % o["scale"]:
+    require_data_and_out(data=data, out=out, resume=resume)
+    if crop_size % scale:
         raise click.BadParameter("--crop-size must be a multiple of --scale")
-    lr = o["lr"] if o["lr"] is not None else (2e-4 if o["stage"] == "psnr" else 1e-4)
+    if lr is None:
+        lr = 2e-4 if stage == "psnr" else 1e-4
     config = TrainConfig(
         recipe="sr",
-        data=photo_data_options(o),
+        data=photo_data_options(
+            data=data,
+            crop_size=crop_size,
+            no_flip=no_flip,
+            batch_size=batch_size,
+            workers=workers,
+            max_size=max_size,
+        ),
         net=SRNetworkOptions(
-            arch=o["arch"],
-            scale=o["scale"],
-            num_feat=o["num_feat"],
-            num_block=o["num_block"],
-            num_grow_ch=o["num_grow_ch"],
-            num_conv=o["num_conv"],
-            d_num_feat=o["d_num_feat"],
+            arch=arch,
+            scale=scale,
+            num_feat=num_feat,
+            num_block=num_block,
+            num_grow_ch=num_grow_ch,
+            num_conv=num_conv,
+            d_num_feat=d_num_feat,
         ),
-        optim=OptimOptions(lr=lr, beta1=0.9, beta2=0.99, epochs=o["epochs"], epochs_decay=0),
+        optim=OptimOptions(lr=lr, beta1=0.9, beta2=0.99, epochs=epochs, epochs_decay=0),
         loss=SRLoss(
-            stage=o["stage"],
-            degradation=o["degradation"],
-            l1_weight=o["l1_weight"],
-            perceptual_weight=o["perceptual_weight"],
-            gan_weight=o["gan_weight"],
-            ema_decay=o["ema_decay"],
-            usm_gt=not o["no_usm"],
-            vgg_weights=o["vgg_weights"],
-            init_from=str(o["init_from"]) if o["init_from"] else None,
+            stage=stage,
+            degradation=degradation,
+            l1_weight=l1_weight,
+            perceptual_weight=perceptual_weight,
+            gan_weight=gan_weight,
+            ema_decay=ema_decay,
+            usm_gt=not no_usm,
+            vgg_weights=vgg_weights,
+            init_from=str(init_from) if init_from else None,
         ),
-        run=run_options(o),
+        run=run_options(
+            out=out,
+            resume=resume,
+            max_steps=max_steps,
+            seed=seed,
+            save_every=save_every,
+            sample_every=sample_every,
+            log_every=log_every,
+            keep=keep,
+            device=device,
+            deterministic=deterministic,
+            amp=amp,
+        ),
     )
-    run_training(config, resume=o["resume"] is not None)
+    run_training(config, resume=resume is not None)

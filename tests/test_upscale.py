@@ -99,7 +99,7 @@ def test_array_in_gives_array_of_the_same_dtype(rrdb_x4: Upscaler, dtype: type) 
 
 def test_array_result_matches_the_torch_network(rrdb_x4: Upscaler) -> None:
     image = photo(32, 40)
-    out = rrdb_x4(image, tile=0)
+    out = rrdb_x4.with_options(tile=0)(image)
     assert np.abs(out - _torch_reference(rrdb_x4, image)).max() < 1e-4
 
 
@@ -114,13 +114,13 @@ def test_uint16_keeps_all_sixteen_bits_and_agrees_with_uint8(rrdb_x4: Upscaler) 
 
 @pytest.mark.parametrize("outscale", [2.5, 1.5, 0.75, 3.3])
 def test_outscale_gives_the_rounded_size(rrdb_x4: Upscaler, outscale: float) -> None:
-    out = rrdb_x4(to_uint8(photo(21, 30)), outscale=outscale)
+    out = rrdb_x4.with_options(outscale=outscale)(to_uint8(photo(21, 30)))
     assert out.shape == (round(21 * outscale), round(30 * outscale), 3)
 
 
 def test_outscale_resizes_the_network_result_in_float(rrdb_x4: Upscaler) -> None:
     image = photo(21, 30)
-    out = rrdb_x4(image, outscale=2.5)
+    out = rrdb_x4.with_options(outscale=2.5)(image)
     expected = np.clip(resize_float(rrdb_x4(image), *outscale_size(21, 30, 2.5)), 0, 1)
     assert out.shape == expected.shape == (52, 75, 3)
     assert np.abs(out - expected).max() < 1e-5
@@ -128,7 +128,7 @@ def test_outscale_resizes_the_network_result_in_float(rrdb_x4: Upscaler) -> None
 
 def test_outscale_equal_to_the_scale_changes_nothing(rrdb_x4: Upscaler) -> None:
     image = to_uint8(photo(21, 30))
-    assert np.array_equal(rrdb_x4(image, outscale=4), rrdb_x4(image))
+    assert np.array_equal(rrdb_x4.with_options(outscale=4)(image), rrdb_x4(image))
 
 
 @pytest.mark.parametrize("size", [(17, 23), (33, 16), (16, 31), (2, 3)])
@@ -138,7 +138,7 @@ def test_x2_rrdb_runs_odd_sizes_padded_to_the_multiple_and_cropped(
     assert rrdb_x2.card.size_multiple == 2
     height, width = size
     image = photo(height, width)
-    out = rrdb_x2(image, tile=0)
+    out = rrdb_x2.with_options(tile=0)(image)
     assert out.shape == (2 * height, 2 * width, 3)
     # The runtime mirrors the bottom/right edge up to the multiple and crops the result.
     padded = np.pad(image, ((0, height % 2), (0, width % 2), (0, 0)), mode="reflect")
@@ -221,7 +221,7 @@ def test_grey_alpha_stays_grey_alpha(rrdb_x4: Upscaler) -> None:
 
 def test_alpha_mode_network_runs_alpha_through_the_model(rrdb_x4: Upscaler) -> None:
     image = _rgba(24, 28)
-    out = rrdb_x4(image, alpha_mode="network")
+    out = rrdb_x4.with_options(alpha_mode="network")(image)
     unit = image[:, :, 3] / np.float32(255)
     expected = rrdb_x4(np.repeat(unit[:, :, None], 3, axis=2)).mean(axis=2)
     assert levels(out[:, :, 3], to_uint8(expected)) <= 1
@@ -252,9 +252,15 @@ def test_with_options_returns_a_copy_and_leaves_the_original_alone(rrdb_x4: Upsc
     assert rrdb_x4(to_uint8(photo(10, 12))).shape == (40, 48, 3)
 
 
-def test_call_overrides_do_not_stick(rrdb_x4: Upscaler) -> None:
-    rrdb_x4(to_uint8(photo(10, 12)), outscale=2.0, tile=0, tile_overlap=4)
-    assert rrdb_x4.options == UpscaleOptions()
+def test_with_options_takes_a_whole_options_object(rrdb_x4: Upscaler) -> None:
+    options = UpscaleOptions(outscale=2.0, tile=0)
+    assert rrdb_x4.with_options(options).options is options
+    assert rrdb_x4.with_options(options, tile=64).options == UpscaleOptions(outscale=2.0, tile=64)
+
+
+def test_with_options_of_another_task_is_a_type_error(rrdb_x4: Upscaler) -> None:
+    with pytest.raises(TypeError, match="Upscaler takes UpscaleOptions, got InpaintOptions"):
+        rrdb_x4.with_options(ganedit.InpaintOptions())
 
 
 @pytest.mark.parametrize(
@@ -286,13 +292,14 @@ def test_tile_too_small_for_overlap_names_the_least_tile_that_works(overlap: int
         UpscaleOptions(tile=2 * overlap - 1, tile_overlap=overlap)
     least = int(re.search(r"use at least (\d+)", str(info.value)).group(1))
     assert UpscaleOptions(tile=least, tile_overlap=overlap).tile == least
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="too small for overlap"):
         UpscaleOptions(tile=least - 1, tile_overlap=overlap)
 
 
-def test_invalid_call_option_raises_value_error(rrdb_x4: Upscaler) -> None:
-    with pytest.raises(ValueError, match="outscale"):
-        rrdb_x4(to_uint8(photo(10, 12)), outscale=-1)
+def test_a_mask_is_refused(rrdb_x4: Upscaler) -> None:
+    image = to_uint8(photo(10, 12))
+    with pytest.raises(ganedit.GaneditError, match="upscale model; it takes no mask"):
+        rrdb_x4(image, np.ones((10, 12), bool))
 
 
 @pytest.mark.parametrize("shape", [(10, 12, 5), (10, 12, 3, 1), (10,)])
@@ -320,13 +327,13 @@ def tiling_image() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def untiled(models: dict[str, Upscaler], tiling_image: np.ndarray) -> dict[str, np.ndarray]:
-    return {name: model(tiling_image, tile=0) for name, model in models.items()}
+    return {name: model.with_options(tile=0)(tiling_image) for name, model in models.items()}
 
 
 @pytest.fixture(scope="module")
 def untiled_float(models: dict[str, Upscaler], tiling_image: np.ndarray) -> dict[str, np.ndarray]:
     unit = tiling_image / np.float32(255)
-    return {name: model(unit, tile=0) for name, model in models.items()}
+    return {name: model.with_options(tile=0)(unit) for name, model in models.items()}
 
 
 def _border_rows(tiles: list, scale: int, overlap: int) -> list[int]:
@@ -375,7 +382,7 @@ def test_tiled_upscale_is_within_two_levels_of_untiled(
     model = models[name]
     card = model.card
     assert len(tile_grid(200, 160, tile=tile, overlap=overlap, multiple=card.size_multiple)) >= 9
-    tiled = model(tiling_image, tile=tile, tile_overlap=overlap)
+    tiled = model.with_options(tile=tile, tile_overlap=overlap)(tiling_image)
     whole = untiled[name]
     assert tiled.shape == whole.shape == (200 * card.scale, 160 * card.scale, 3)
     assert whole.std() > 10  # a picture, not a flat plane the comparison would pass trivially
@@ -394,7 +401,7 @@ def test_tiled_upscale_shows_no_seam(
     model = models[name]
     s, multiple = model.card.scale, model.card.size_multiple
     tiles = tile_grid(200, 160, tile=tile, overlap=overlap, multiple=multiple)
-    tiled = model(tiling_image / np.float32(255), tile=tile, tile_overlap=overlap)
+    tiled = model.with_options(tile=tile, tile_overlap=overlap)(tiling_image / np.float32(255))
     assert _seam_excess(tiled, untiled_float[name], tiles, s, overlap) <= 1
 
 
@@ -403,7 +410,7 @@ def test_seam_check_catches_tiles_without_overlap(
 ) -> None:
     # Without an overlap the tiles abut, and each network saw padding at the cut: a seam.
     tiles = tile_grid(200, 160, tile=48, overlap=0)
-    pasted = rrdb_x4(tiling_image / np.float32(255), tile=48, tile_overlap=0)
+    pasted = rrdb_x4.with_options(tile=48, tile_overlap=0)(tiling_image / np.float32(255))
     assert _seam_excess(pasted, untiled_float["rrdb_x4"], tiles, 4, 1) > 3
 
 
@@ -411,6 +418,45 @@ def test_tile_batch_does_not_change_the_result(rrdb_x4: Upscaler, tiling_image: 
     one = rrdb_x4.with_options(tile=48, tile_overlap=16, tile_batch=1)(tiling_image)
     many = rrdb_x4.with_options(tile=48, tile_overlap=16, tile_batch=7)(tiling_image)
     assert levels(one, many) == 0
+
+
+# --- map: batches of whole images ------------------------------------------------------------
+
+
+def _four_images() -> list[np.ndarray]:
+    """Three different 20x24 pictures and one 18x24 between them."""
+    image = to_uint8(photo(20, 24))
+    return [image, image[:18], image[::-1], image[:, ::-1]]
+
+
+class _CountingRun:
+    """A stand-in ``run_batch`` that records the shape of every batch it is given."""
+
+    def __init__(self, run):
+        self.run = run
+        self.shapes: list[tuple[int, ...]] = []
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        self.shapes.append(batch.shape)
+        return self.run(batch)
+
+
+def test_map_in_batches_equals_one_at_a_time(rrdb_x4: Upscaler) -> None:
+    images = _four_images()
+    batched = list(rrdb_x4.map(images, batch_size=4))
+    assert len(batched) == len(images)
+    for got, image in zip(batched, images, strict=True):
+        np.testing.assert_array_equal(got, rrdb_x4(image))
+
+
+def test_map_runs_whole_images_of_one_shape_in_one_network_call(
+    rrdb_x4: Upscaler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = rrdb_x4.with_options()
+    counting = _CountingRun(rrdb_x4.run_batch)
+    monkeypatch.setattr(model, "run_batch", counting)
+    list(model.map(_four_images(), batch_size=4))
+    assert counting.shapes == [(3, 3, 20, 24), (1, 3, 18, 24)]
 
 
 # --- out of memory ----------------------------------------------------------------------------
@@ -462,6 +508,28 @@ def test_out_of_memory_halves_the_tile_and_still_delivers(
         "out of memory: retrying with tile 50",
     ]
     assert "run_batch" not in vars(rrdb_x4)  # the shared model was not touched
+
+
+def test_out_of_memory_on_a_batch_of_images_runs_them_one_at_a_time(
+    rrdb_x4: Upscaler, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = rrdb_x4.with_options()
+    images = _four_images()
+    sizes: list[int] = []
+
+    def one_image_at_most(batch: np.ndarray) -> np.ndarray:
+        sizes.append(batch.shape[0])
+        if batch.shape[0] > 1:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return rrdb_x4.run_batch(batch)
+
+    monkeypatch.setattr(model, "run_batch", one_image_at_most)
+    with caplog.at_level(logging.WARNING, logger="ganedit"):
+        batched = list(model.map(images, batch_size=4))
+    for got, image in zip(batched, images, strict=True):
+        np.testing.assert_array_equal(got, rrdb_x4(image))
+    assert sizes == [3, 1, 1, 1, 1]  # the batch of three failed; each image ran alone
+    assert "out of memory on a batch of 3 images: one at a time" in caplog.messages
 
 
 def test_error_other_than_out_of_memory_propagates_at_once(

@@ -26,7 +26,7 @@ from upscale_helpers import (  # noqa: E402
 )
 
 import ganedit  # noqa: E402
-import ganedit.loading  # noqa: E402
+import ganedit.export.variants  # noqa: E402
 from ganedit import FolderSettings, GaneditError, Upscaler, process_folder, zoo  # noqa: E402
 from ganedit.cli import main  # noqa: E402
 from ganedit.resize import resize_float  # noqa: E402
@@ -191,25 +191,25 @@ def test_cli_tile_options_match_the_api(sr_models: dict[str, Path], tmp_path: Pa
     model = ganedit.load(sr_models["rrdb_x4"], device="cpu")
     with Image.open(out / "big.png") as im:
         got = np.asarray(im)
-    assert levels(got, model(image, tile=40, tile_overlap=16)) == 0
-    assert levels(got, model(image, tile=0)) <= 2
+    assert levels(got, model.with_options(tile=40, tile_overlap=16)(image)) == 0
+    assert levels(got, model.with_options(tile=0)(image)) <= 2
 
 
-def test_cli_alpha_mode_network(srvgg_onnx: Path, srvgg: Upscaler, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("mode", "other"), [("resize", "network"), ("network", "resize")])
+def test_cli_alpha_mode_matches_the_api(
+    srvgg_onnx: Path, srvgg: Upscaler, tmp_path: Path, mode: str, other: str
+) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     rgba = np.dstack([to_uint8(photo(24, 28)), _alpha_disc(24, 28)])
     Image.fromarray(rgba).save(folder / "logo.png")
-    outputs = {}
-    for mode in ("resize", "network"):
-        out = tmp_path / mode
-        result = _invoke("upscale", srvgg_onnx, folder, "-o", out, "--alpha-mode", mode, "-q")
-        assert result.exit_code == 0, result.output
-        with Image.open(out / "logo.png") as im:
-            outputs[mode] = np.asarray(im)
-    assert levels(outputs["network"], srvgg(rgba, alpha_mode="network")) == 0
-    assert levels(outputs["resize"], srvgg(rgba)) == 0
-    assert levels(outputs["network"][:, :, 3], outputs["resize"][:, :, 3]) > 5
+    out = tmp_path / "out"
+    result = _invoke("upscale", srvgg_onnx, folder, "-o", out, "--alpha-mode", mode, "-q")
+    assert result.exit_code == 0, result.output
+    with Image.open(out / "logo.png") as im:
+        got = np.asarray(im)
+    assert levels(got, srvgg.with_options(alpha_mode=mode)(rgba)) == 0
+    assert levels(got[:, :, 3], srvgg.with_options(alpha_mode=other)(rgba)[:, :, 3]) > 5
 
 
 @pytest.mark.parametrize(
@@ -231,24 +231,6 @@ def test_cli_bad_upscale_options_exit_two(
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert not out.exists()
-
-
-def test_cli_upscale_on_a_translate_model_names_translate(
-    resnet_onnx: Path, mixed: Path, tmp_path: Path
-) -> None:
-    result = _invoke("upscale", resnet_onnx, mixed, "-o", tmp_path / "out")
-    assert result.exit_code == 2, result.output
-    assert "translate model" in result.output and "ganedit translate" in result.output
-    assert not (tmp_path / "out").exists()
-
-
-def test_cli_translate_on_an_upscale_model_names_upscale(
-    srvgg_onnx: Path, mixed: Path, tmp_path: Path
-) -> None:
-    result = _invoke("translate", srvgg_onnx, mixed, "-o", tmp_path / "out")
-    assert result.exit_code == 2, result.output
-    assert "upscale model" in result.output and "ganedit upscale" in result.output
-    assert not (tmp_path / "out").exists()
 
 
 def test_cli_upscale_help_lists_its_options() -> None:
@@ -324,7 +306,6 @@ def registry(
             family="realesrgan",
             url=f"{base}/{name}.pth",
             license="test",
-            arch="srvgg",
             blend_with=blend_with,
         )
 
@@ -359,7 +340,7 @@ def test_denoise_blends_the_twins_like_a_hand_blend(
     tmp_path: Path,
 ) -> None:
     _, hits, folder = served
-    model = ganedit.load(GENERAL, denoise=0.3, device="cpu")
+    model = ganedit.load(GENERAL, variant=ganedit.Variant(denoise=0.3), device="cpu")
     assert isinstance(model, Upscaler)
     assert sorted(hits) == sorted([f"/{GENERAL}.pth", f"/{WDN}.pth"])
     reference = _hand_blended(folder, 0.3, tmp_path / "hand.onnx")
@@ -375,7 +356,7 @@ def test_denoise_one_is_the_plain_model(
     registry: zoo.ModelRegistry, served: tuple[str, list[str], Path], denoise_image: np.ndarray
 ) -> None:
     _, hits, _ = served
-    full = ganedit.load(GENERAL, denoise=1.0, device="cpu")
+    full = ganedit.load(GENERAL, variant=ganedit.Variant(denoise=1.0), device="cpu")
     assert hits == [f"/{GENERAL}.pth"]  # no twin needed
     plain = ganedit.load(GENERAL, device="cpu")
     assert full.path == plain.path
@@ -383,7 +364,7 @@ def test_denoise_one_is_the_plain_model(
 
 
 def test_denoise_zero_is_the_twin(registry: zoo.ModelRegistry, denoise_image: np.ndarray) -> None:
-    none = ganedit.load(GENERAL, denoise=0.0, device="cpu")(denoise_image)
+    none = ganedit.load(GENERAL, variant=ganedit.Variant(denoise=0.0), device="cpu")(denoise_image)
     wdn = ganedit.load(WDN, device="cpu")(denoise_image)
     assert np.abs(none - wdn).max() < 1e-5
 
@@ -395,15 +376,15 @@ def test_blended_model_is_cached_no_download_no_reconversion(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, hits, _ = served
-    first = ganedit.load(GENERAL, denoise=0.3, device="cpu")
+    first = ganedit.load(GENERAL, variant=ganedit.Variant(denoise=0.3), device="cpu")
     downloads = list(hits)
     mtime = first.path.stat().st_mtime_ns
 
     def no_conversion(*args: object, **kwargs: object) -> Path:
         raise AssertionError("converted again")
 
-    monkeypatch.setattr(ganedit.loading, "convert_checkpoint", no_conversion)
-    again = ganedit.load(GENERAL, denoise=0.3, device="cpu")
+    monkeypatch.setattr(ganedit.export.variants, "_convert", no_conversion)
+    again = ganedit.load(GENERAL, variant=ganedit.Variant(denoise=0.3), device="cpu")
     assert hits == downloads
     assert again.path == first.path and again.path.stat().st_mtime_ns == mtime
     assert np.array_equal(again(denoise_image), first(denoise_image))
@@ -418,7 +399,7 @@ def test_each_denoise_strength_gets_its_own_cached_model(
     _, hits, folder = served
     paths = set()
     for weight in (0.3, 0.304, 0.7):
-        model = ganedit.load(GENERAL, denoise=weight, device="cpu")
+        model = ganedit.load(GENERAL, variant=ganedit.Variant(denoise=weight), device="cpu")
         paths.add(model.path)
         expected = _hand_blended(folder, weight, tmp_path / f"hand{weight}.onnx")
         assert np.abs(model(denoise_image) - expected(denoise_image)).max() < 1e-5, weight
@@ -428,20 +409,18 @@ def test_each_denoise_strength_gets_its_own_cached_model(
 
 def test_denoise_on_a_model_without_twin_is_a_clear_error(registry: zoo.ModelRegistry) -> None:
     with pytest.raises(GaneditError, match=f"--denoise applies to .*{GENERAL}.*not to {PLAIN}"):
-        ganedit.load(PLAIN, denoise=0.5, device="cpu")
+        ganedit.load(PLAIN, variant=ganedit.Variant(denoise=0.5), device="cpu")
 
 
 def test_denoise_on_a_model_file_is_a_clear_error(srvgg_onnx: Path) -> None:
     with pytest.raises(GaneditError, match="--denoise"):
-        ganedit.load(srvgg_onnx, denoise=0.5, device="cpu")
+        ganedit.load(srvgg_onnx, variant=ganedit.Variant(denoise=0.5), device="cpu")
 
 
 @pytest.mark.parametrize("weight", [-0.1, 1.5])
-def test_denoise_out_of_range_raises_value_error(
-    registry: zoo.ModelRegistry, weight: float
-) -> None:
-    with pytest.raises(ValueError, match="denoise"):
-        ganedit.load(GENERAL, denoise=weight, device="cpu")
+def test_denoise_out_of_range_raises_value_error(weight: float) -> None:
+    with pytest.raises(ValueError, match=r"denoise must be in \[0, 1\]"):
+        ganedit.Variant(denoise=weight)
 
 
 def test_cli_denoise_by_name(
@@ -458,7 +437,8 @@ def test_cli_denoise_by_name(
     assert "mixing" in result.stderr
     with Image.open(out / "a.png") as im:
         got = np.asarray(im)
-    assert levels(got, ganedit.load(GENERAL, denoise=0.3, device="cpu")(image)) == 0
+    blended = ganedit.load(GENERAL, variant=ganedit.Variant(denoise=0.3), device="cpu")
+    assert levels(got, blended(image)) == 0
 
 
 @pytest.mark.parametrize("model", [PLAIN, "{onnx}"], ids=["zoo-name", "onnx-file"])
@@ -474,12 +454,3 @@ def test_cli_denoise_without_twin_exits_two(
     assert result.exit_code == 2, result.output
     assert "--denoise" in result.output and GENERAL in result.output
     assert not out.exists()
-
-
-def test_translate_with_an_upscale_model_exits_two_naming_upscale(
-    srvgg_onnx: Path, mixed: Path, tmp_path: Path
-) -> None:
-    result = _invoke("translate", srvgg_onnx, mixed, "-o", tmp_path / "out")
-    assert result.exit_code == 2, result.output
-    assert "is an upscale model, not translate: use `ganedit upscale`" in result.output
-    assert not (tmp_path / "out").exists()

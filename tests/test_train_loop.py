@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from train_helpers import (  # noqa: E402
 )
 
 from ganedit.train import loop  # noqa: E402
+from ganedit.train.config import DataOptions, OptimOptions, RunOptions, TrainConfig  # noqa: E402
 from ganedit.train.cyclegan import CycleGAN  # noqa: E402
 from ganedit.train.run_state import latest_checkpoint  # noqa: E402
 
@@ -242,3 +244,27 @@ def test_terminal_gets_a_progress_line_with_losses_rate_and_eta(tmp_path: Path) 
     ticks = [part for part in stream.getvalue().split("\r") if part.startswith(("1/", "2/", "3/"))]
     assert [t.split(" ")[0] for t in ticks] == ["1/3", "2/3", "3/3"]
     assert "cycle_A" in ticks[-1] and "images/s" in ticks[-1] and "ETA 0:00:00" in ticks[-1]
+
+
+# ---------------------------------------------------------------------------- recipe identity
+@pytest.mark.parametrize("name", sorted(loop.RECIPES))
+def test_a_config_round_trips_with_its_recipes_option_types(name: str) -> None:
+    recipe = loop.RECIPES[name]
+    assert recipe.name == name
+    config = TrainConfig(
+        recipe=name,
+        data=DataOptions(root="data"),
+        net=recipe.net_type(),
+        optim=OptimOptions(),
+        loss=recipe.loss_type(),
+        run=RunOptions(out="run"),
+    )
+    again = TrainConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config
+    assert (type(again.net), type(again.loss)) == (recipe.net_type, recipe.loss_type)
+
+
+def test_a_config_of_an_unknown_recipe_is_refused() -> None:
+    data = {"recipe": "stylegan", "data": {}, "net": {}, "optim": {}, "loss": {}, "run": {}}
+    with pytest.raises(KeyError, match="stylegan"):
+        TrainConfig.from_dict(data)

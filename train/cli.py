@@ -34,24 +34,23 @@ from .config import (
     Pix2PixLoss,
     TrainConfig,
 )
+from .cyclegan import CycleGAN
+from .pix2pix import Pix2Pix
 
 __all__ = ["data_group", "train_group"]
 
-# Reference defaults that differ between the recipes.
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "cyclegan": {"net_g": "resnet_9blocks", "norm": "instance", "dropout": False, "mode": "auto"},
-    "pix2pix": {"net_g": "unet_256", "norm": "batch", "dropout": True, "mode": "auto"},
-}
 
-
-def _common_options(recipe: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    d = DEFAULTS[recipe]
+def _common_options(
+    recipe: type[CycleGAN | Pix2Pix],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options both translation recipes take, with the recipe's reference defaults."""
+    defaults = recipe.default_net
     options = [
         *run_head_options(),
         click.option(
             "--mode",
             type=click.Choice(["auto", "unaligned", "aligned", "paired"]),
-            default=d["mode"],
+            default="auto",
             show_default=True,
             help="Dataset layout.",
         ),
@@ -74,7 +73,7 @@ def _common_options(recipe: str) -> Callable[[Callable[..., Any]], Callable[...,
         ),
         click.option(
             "--net-g",
-            default=d["net_g"],
+            default=defaults.net_g,
             show_default=True,
             help="resnet_<n>blocks or unet_<size> (unet_128, unet_256).",
         ),
@@ -90,12 +89,12 @@ def _common_options(recipe: str) -> Callable[[Callable[..., Any]], Callable[...,
         click.option(
             "--norm",
             type=click.Choice(["instance", "batch", "none"]),
-            default=d["norm"],
+            default=defaults.norm,
             show_default=True,
         ),
         click.option(
             "--dropout/--no-dropout",
-            default=d["dropout"],
+            default=defaults.dropout,
             show_default=True,
             help="Dropout in the generator.",
         ),
@@ -160,7 +159,7 @@ def train_group() -> None:
 
 
 @train_group.command("cyclegan", context_settings=CONTEXT)
-@_common_options("cyclegan")
+@_common_options(CycleGAN)
 @click.option(
     "--gan-mode",
     type=click.Choice(["lsgan", "vanilla", "wgangp"]),
@@ -245,7 +244,7 @@ def cyclegan(
     """
     require_data_and_out(data=data, out=out, resume=resume)
     config = TrainConfig(
-        recipe="cyclegan",
+        recipe=CycleGAN.name,
         data=DataOptions(
             root=str(data) if data is not None else "",
             mode=mode,
@@ -297,7 +296,7 @@ def cyclegan(
 
 
 @train_group.command("pix2pix", context_settings=CONTEXT)
-@_common_options("pix2pix")
+@_common_options(Pix2Pix)
 @click.option(
     "--gan-mode",
     type=click.Choice(["vanilla", "lsgan", "wgangp"]),
@@ -360,7 +359,7 @@ def pix2pix(
     """
     require_data_and_out(data=data, out=out, resume=resume)
     config = TrainConfig(
-        recipe="pix2pix",
+        recipe=Pix2Pix.name,
         data=DataOptions(
             root=str(data) if data is not None else "",
             mode=mode,

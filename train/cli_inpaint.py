@@ -25,6 +25,7 @@ from .config import (
     OptimOptions,
     TrainConfig,
 )
+from .inpaint import Inpainting
 
 __all__ = ["inpaint"]
 
@@ -161,7 +162,7 @@ def inpaint(
         raise click.BadParameter("--ngf must be even", param_hint="--ngf")
     min_coverage, max_coverage = mask_coverage
     config = TrainConfig(
-        recipe="inpaint",
+        recipe=Inpainting.name,
         data=photo_data_options(
             data=data,
             crop_size=crop_size,

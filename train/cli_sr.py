@@ -19,6 +19,7 @@ from .cli_options import (
     run_training,
 )
 from .config import OptimOptions, SRLoss, SRNetworkOptions, TrainConfig
+from .sr import SuperResolution
 
 __all__ = ["sr"]
 
@@ -146,7 +147,7 @@ def sr(
     if lr is None:
         lr = 2e-4 if stage == "psnr" else 1e-4
     config = TrainConfig(
-        recipe="sr",
+        recipe=SuperResolution.name,
         data=photo_data_options(
             data=data,
             crop_size=crop_size,

@@ -289,10 +289,12 @@ class RunOptions:
 class TrainConfig:
     """Everything a run needs, as written to ``RUN/config.json``.
 
+    ``recipe`` names one of :data:`ganedit.train.RECIPES` (``cyclegan``, ``pix2pix``, ``sr``,
+    ``inpaint``); ``net`` and ``loss`` are that recipe's ``net_type`` and ``loss_type``.
     ``masks`` is for the inpainting recipe only (``None`` otherwise, and then not written).
     """
 
-    recipe: Literal["cyclegan", "pix2pix", "sr", "inpaint"]
+    recipe: str
     data: DataOptions
     net: NetworkOptions | SRNetworkOptions | InpaintNetworkOptions
     optim: OptimOptions
@@ -315,16 +317,22 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        recipe = data["recipe"]
-        loss_type = _LOSS_TYPES[recipe]
-        net_type = _NET_TYPES.get(recipe, NetworkOptions)
+        """The config :meth:`to_dict` wrote; the recipe's class names the option types.
+
+        Raises:
+            KeyError: ``data["recipe"]`` names no recipe.
+        """
+        # Imported here: the recipes import this module (and torch).
+        from .loop import RECIPES
+
+        recipe = RECIPES[data["recipe"]]
         masks = data.get("masks")
         return cls(
-            recipe=recipe,
+            recipe=recipe.name,
             data=DataOptions(**data["data"]),
-            net=net_type(**data["net"]),
+            net=recipe.net_type(**data["net"]),
             optim=OptimOptions(**data["optim"]),
-            loss=loss_type(**data["loss"]),
+            loss=recipe.loss_type(**data["loss"]),
             run=RunOptions(**data["run"]),
             masks=MaskOptions(**masks) if masks is not None else None,
         )
@@ -338,12 +346,3 @@ class TrainConfig:
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
         return cls.from_dict(json.loads(path.read_text()))
-
-
-_LOSS_TYPES: dict[str, type[Any]] = {
-    "cyclegan": CycleGANLoss,
-    "pix2pix": Pix2PixLoss,
-    "sr": SRLoss,
-    "inpaint": InpaintLoss,
-}
-_NET_TYPES: dict[str, type[Any]] = {"sr": SRNetworkOptions, "inpaint": InpaintNetworkOptions}

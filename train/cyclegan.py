@@ -33,6 +33,12 @@ class CycleGAN(Recipe):
     """
 
     name = "cyclegan"
+    net_type = NetworkOptions
+    loss_type = CycleGANLoss
+    #: The reference's network defaults (``ganedit train cyclegan`` shows them).
+    default_net: ClassVar[NetworkOptions] = NetworkOptions(
+        net_g="resnet_9blocks", norm="instance", dropout=False
+    )
     generators: ClassVar[Mapping[str, str]] = MappingProxyType({"AtoB": "G_A", "BtoA": "G_B"})
 
     def __init__(

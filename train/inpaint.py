@@ -84,6 +84,8 @@ class Inpainting(Recipe):
     """
 
     name = "inpaint"
+    net_type = InpaintNetworkOptions
+    loss_type = InpaintLoss
     generators: ClassVar[Mapping[str, str]] = MappingProxyType({"AtoB": "G"})
 
     @classmethod

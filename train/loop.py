@@ -36,11 +36,9 @@ from .sr import SuperResolution
 
 __all__ = ["StepCallback", "resolve_device", "train"]
 
+#: Every recipe by its name (``TrainConfig.recipe``).
 RECIPES: dict[str, type[Recipe]] = {
-    "cyclegan": CycleGAN,
-    "pix2pix": Pix2Pix,
-    "sr": SuperResolution,
-    "inpaint": Inpainting,
+    recipe.name: recipe for recipe in (CycleGAN, Pix2Pix, SuperResolution, Inpainting)
 }
 
 # Called after every completed step with the progress and that step's losses.

@@ -31,6 +31,12 @@ class Pix2Pix(Recipe):
     """
 
     name = "pix2pix"
+    net_type = NetworkOptions
+    loss_type = Pix2PixLoss
+    #: The reference's network defaults (``ganedit train pix2pix`` shows them).
+    default_net: ClassVar[NetworkOptions] = NetworkOptions(
+        net_g="unet_256", norm="batch", dropout=True
+    )
     generators: ClassVar[Mapping[str, str]] = MappingProxyType({"AtoB": "G"})
 
     def __init__(

@@ -14,7 +14,16 @@ from torch.utils.data import Dataset
 
 from ganedit.archs import ArchSpec, NLayerDiscriminator
 
-from .config import NetworkOptions, TrainConfig
+from .config import (
+    CycleGANLoss,
+    InpaintLoss,
+    InpaintNetworkOptions,
+    NetworkOptions,
+    Pix2PixLoss,
+    SRLoss,
+    SRNetworkOptions,
+    TrainConfig,
+)
 from .data import PreprocessConfig, make_dataset
 from .init import init_weights
 
@@ -105,9 +114,16 @@ class Recipe(abc.ABC):
 
     Subclasses fill :attr:`nets` (saved in the reference layout), :attr:`optimizers`,
     :attr:`generators` (export direction -> network name), and implement :meth:`step`.
+
+    A recipe's identity is its class attributes, read by the loop (``RECIPES``), by
+    :meth:`TrainConfig.from_dict <ganedit.train.config.TrainConfig.from_dict>` and by the CLI:
+    :attr:`name` (``TrainConfig.recipe``), :attr:`net_type` and :attr:`loss_type` (the option
+    classes of ``TrainConfig.net`` and ``TrainConfig.loss``).
     """
 
-    name: str
+    name: ClassVar[str]
+    net_type: ClassVar[type[NetworkOptions | SRNetworkOptions | InpaintNetworkOptions]]
+    loss_type: ClassVar[type[CycleGANLoss | Pix2PixLoss | SRLoss | InpaintLoss]]
     nets: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
     generators: ClassVar[Mapping[str, str]]

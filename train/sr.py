@@ -74,6 +74,8 @@ class SuperResolution(Recipe):
     """
 
     name = "sr"
+    net_type = SRNetworkOptions
+    loss_type = SRLoss
     generators: ClassVar[Mapping[str, str]] = MappingProxyType({"AtoB": "G_ema"})
 
     @classmethod

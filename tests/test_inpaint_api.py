@@ -6,23 +6,20 @@ bit for bit, whatever the dtype, channels, alpha, strategy or feathering.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-from inpaint_helpers import FILL_LEVEL_8, FILL_LEVEL_16, box, fill_onnx, noise, stripes
+from inpaint_helpers import FILL_LEVEL_8, FILL_LEVEL_16, box, fill_onnx, mask_png, noise, stripes
 from PIL import Image
 
 import ganedit
-from ganedit import (
-    FolderSettings,
-    GaneditError,
-    Inpainter,
-    InpaintOptions,
-    OpenCVInpainter,
-    process_folder,
-)
-from ganedit.masks import MaskError, MaskSource, dilate, feather_weights
+import ganedit.masks
+from ganedit import FolderSettings, GaneditError, ImageIn, Inpainter, InpaintOptions, process_folder
+from ganedit.baselines import OpenCVInpaint
+from ganedit.inpaint import NetworkFiller
+from ganedit.masks import MaskError, MaskSource, dilate, feather_weights, hole_from_array
 
 BASELINES = ["cv2-telea", "cv2-ns"]
 
@@ -61,16 +58,26 @@ def _smooth_ramp(height: int, width: int, dtype: type) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", BASELINES)
-def test_load_gives_an_opencv_inpainter(name: str):
+def test_load_gives_an_inpainter_run_by_opencv(name: str):
     model = ganedit.load(name)
-    assert isinstance(model, OpenCVInpainter) and isinstance(model, Inpainter)
+    assert type(model) is Inpainter
+    assert model.providers == ["opencv"]
+    assert model.session.is_network is False
+    assert model.filler is model.session  # cv2.inpaint fills the holes itself
     assert (model.card.name, model.card.task) == (name, "inpaint")
     assert model.card.mask is not None
+
+
+def test_a_baseline_session_refuses_to_run_as_a_network(telea: Inpainter):
+    with pytest.raises(GaneditError, match="cv2-telea is not a network"):
+        telea.session.run(np.zeros((1, 4, 8, 8), np.float32))
 
 
 def test_load_onnx_inpainting_model_gives_an_inpainter(fill: Inpainter):
     assert type(fill) is Inpainter
     assert fill.card.task == "inpaint"
+    assert fill.session.is_network is True
+    assert isinstance(fill.filler, NetworkFiller)
 
 
 # --- kinds, dtypes, channels ---------------------------------------------------------------------
@@ -172,22 +179,29 @@ def test_no_hole_returns_the_input(baseline: Inpainter):
 # --- masks: polarity, kinds, sizes ----------------------------------------------------------------
 
 
-def test_white_is_the_hole_and_invert_mask_flips_it(telea: Inpainter):
+def test_white_is_the_hole(telea: Inpainter):
     image = noise(20, 22, seed=7)
     hole = box(20, 22, 4, 5, 12, 14)
     white = np.where(hole, 255, 0).astype(np.uint8)
     by_white = telea(image, white)
     assert np.array_equal(by_white, telea(image, hole))
     assert np.array_equal(by_white[~hole], image[~hole])
-    by_black = telea(image, 255 - white, invert_mask=True)
-    assert np.array_equal(by_black, by_white)
 
 
-def test_invert_mask_option_on_the_model(telea: Inpainter):
+def test_a_black_hole_inverted_by_the_caller_fills_the_same(telea: Inpainter):
     image = noise(20, 22, seed=7)
     hole = box(20, 22, 4, 5, 12, 14)
-    inverted = telea.with_options(invert_mask=True)
-    assert np.array_equal(inverted(image, ~hole), telea(image, hole))
+    black = np.where(hole, 0, 255).astype(np.uint8)
+    by_black = telea(image, hole_from_array(black, invert=True))
+    assert np.array_equal(by_black, telea(image, hole))
+
+
+def test_a_black_hole_mask_file_read_inverted_fills_the_same(telea: Inpainter, tmp_path: Path):
+    image = noise(20, 22, seed=7)
+    hole = box(20, 22, 4, 5, 12, 14)
+    black = mask_png(tmp_path / "black.png", ~hole)
+    by_black = telea(image, MaskSource(black, invert=True).read(black))
+    assert np.array_equal(by_black, telea(image, hole))
 
 
 @pytest.mark.parametrize("kind", ["1", "L", "RGB", "RGBA-alpha", "RGBA-opaque", "LA-alpha"])
@@ -223,7 +237,7 @@ def test_a_wrong_size_mask_names_both_sizes(telea: Inpainter):
 def test_resize_mask_is_nearest_neighbour(fill: Inpainter):
     image = np.zeros((24, 32, 3), np.uint8)
     small = box(6, 8, 1, 2, 4, 5)
-    out = fill(image, small, resize_mask=True)
+    out = fill.with_options(resize_mask=True)(image, small)
     hole = np.kron(small, np.ones((4, 4), dtype=bool))
     assert np.array_equal(out.max(axis=2) > 0, hole)  # the hole is exactly the blown-up mask
     assert np.all(np.abs(out[hole].astype(int) - FILL_LEVEL_8) <= 1)
@@ -233,21 +247,53 @@ def test_resize_mask_is_nearest_neighbour(fill: Inpainter):
 
 
 def test_begin_without_a_mask_is_a_ganedit_error(baseline: Inpainter):
-    with pytest.raises(GaneditError, match="needs a mask"):
-        baseline.begin(noise(8, 8), None, np.dtype(np.uint8))
+    with pytest.raises(GaneditError, match="inpaint model: it needs a mask"):
+        baseline.begin(ImageIn(noise(8, 8), None, np.uint8))
 
 
-def test_calling_without_a_mask_is_a_type_error(telea: Inpainter):
-    with pytest.raises(TypeError):
-        telea(noise(8, 8))  # type: ignore[call-arg]
+def test_calling_without_a_mask_is_a_ganedit_error(telea: Inpainter):
+    with pytest.raises(GaneditError, match="inpaint model: it needs a mask"):
+        telea(noise(8, 8))
 
 
-def test_map_runs_over_image_mask_pairs(telea: Inpainter):
-    pairs = [(noise(12, 12, seed=s), box(12, 12, s, s, s + 4, s + 4)) for s in range(3)]
-    outs = list(telea.map(pairs))
-    assert len(outs) == 3
+def _pairs() -> list[tuple[np.ndarray, np.ndarray]]:
+    """Four images with one hole each: 20x24, 18x22 (padded to 20x24 by the fill model), 28x24,
+    and 20x24 again."""
+    sizes = [(20, 24), (18, 22), (28, 24), (20, 24)]
+    return [(noise(h, w, seed=i), box(h, w, 2 + i, 3, 9 + i, 12)) for i, (h, w) in enumerate(sizes)]
+
+
+@pytest.mark.parametrize("model", ["fill", "telea"])
+def test_map_over_pairs_in_batches_equals_one_at_a_time(request: pytest.FixtureRequest, model: str):
+    inp: Inpainter = request.getfixturevalue(model)
+    pairs = _pairs()
+    outs = list(inp.map(pairs, batch_size=4))
+    assert len(outs) == len(pairs)
     for (image, hole), out in zip(pairs, outs, strict=True):
-        assert np.array_equal(out, telea(image, hole))
+        assert np.array_equal(out, inp(image, hole))
+
+
+def test_map_with_masks_equals_map_over_pairs(fill: Inpainter):
+    pairs = _pairs()
+    images, holes = zip(*pairs, strict=True)
+    by_masks = list(fill.map(images, masks=holes, batch_size=4))
+    for got, expected in zip(by_masks, fill.map(pairs, batch_size=4), strict=True):
+        assert np.array_equal(got, expected)
+
+
+def test_map_runs_one_region_of_equal_padded_shape_in_one_network_call(
+    fill: Inpainter, monkeypatch: pytest.MonkeyPatch
+):
+    model = fill.with_options()
+    shapes: list[tuple[int, ...]] = []
+
+    def counting(batch: np.ndarray) -> np.ndarray:
+        shapes.append(batch.shape)
+        return fill.run_batch(batch)
+
+    monkeypatch.setattr(model, "run_batch", counting)
+    list(model.map(_pairs(), batch_size=4))
+    assert shapes == [(3, 4, 20, 24), (1, 4, 28, 24)]
 
 
 def test_with_options_leaves_the_original_alone(telea: Inpainter):
@@ -257,17 +303,46 @@ def test_with_options_leaves_the_original_alone(telea: Inpainter):
 
 
 @pytest.mark.parametrize(
-    "changes",
-    [{"dilate": -1}, {"feather": -2}, {"crop_margin": -1}, {"resize_limit": 8}, {"strategy": "x"}],
+    ("changes", "message"),
+    [
+        ({"dilate": -1}, r"dilate, feather and crop_margin must be >= 0, got -1, 0, None"),
+        ({"feather": -2}, r"dilate, feather and crop_margin must be >= 0, got 0, -2, None"),
+        ({"crop_margin": -1}, r"dilate, feather and crop_margin must be >= 0, got 0, 0, -1"),
+        ({"resize_limit": 8}, r"resize_limit must be >= 16, got 8"),
+        ({"strategy": "x"}, r"strategy must be 'crop', 'resize' or 'full', got 'x'"),
+    ],
+    ids=["dilate", "feather", "crop_margin", "resize_limit", "strategy"],
 )
-def test_bad_options_raise_value_error(changes: dict):
-    with pytest.raises(ValueError):
+def test_bad_options_raise_value_error(changes: dict, message: str):
+    with pytest.raises(ValueError, match=message):
         InpaintOptions(**changes)
 
 
 def test_unknown_opencv_method_is_a_ganedit_error():
-    with pytest.raises(GaneditError, match="cv2-telea"):
-        OpenCVInpainter("cv2-magic")
+    with pytest.raises(
+        GaneditError, match=r"unknown OpenCV inpainting method 'cv2-magic'.*cv2-telea"
+    ):
+        OpenCVInpaint("cv2-magic")
+
+
+@pytest.mark.parametrize(("model", "margin"), [("telea", 16), ("fill", 128)])
+def test_crop_margin_none_is_the_fillers_own_margin(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, model: str, margin: int
+):
+    inp: Inpainter = request.getfixturevalue(model)
+    assert inp.options.crop_margin is None
+    seen: list[tuple[int, ...]] = []
+    prepare = inp.filler.prepare
+
+    def spy(unit: np.ndarray, hole: np.ndarray):
+        seen.append(unit.shape)
+        return prepare(unit, hole)
+
+    monkeypatch.setattr(inp.filler, "prepare", spy)
+    inp(noise(300, 300, seed=5), box(300, 300, 140, 140, 152, 152))
+    # A 12-pixel hole with the margin on every side (a multiple of 4: no widening).
+    assert seen == [(12 + 2 * margin, 12 + 2 * margin, 3)]
+    assert inp.filler.default_margin == margin
 
 
 # --- dilate and feather ---------------------------------------------------------------------------
@@ -277,7 +352,7 @@ def test_unknown_opencv_method_is_a_ganedit_error():
 def test_dilate_changes_pixels_within_n_and_none_farther(telea: Inpainter, pixels: int):
     image = stripes(32, 32)
     hole = box(32, 32, 12, 12, 18, 20)
-    out = telea(image, hole, dilate=pixels)
+    out = telea.with_options(dilate=pixels)(image, hole)
     grown = dilate(hole, pixels)
     assert np.array_equal(out[~grown], image[~grown])
     assert not np.array_equal(out[grown & ~hole], image[grown & ~hole])  # the ring changed
@@ -293,7 +368,7 @@ def test_dilate_changes_pixels_within_n_and_none_farther(telea: Inpainter, pixel
 def test_dilate_with_the_fill_model_paints_exactly_the_dilated_hole(fill: Inpainter, pixels: int):
     image = np.zeros((32, 36, 3), np.uint8)
     hole = box(32, 36, 10, 12, 16, 20)
-    out = fill(image, hole, dilate=pixels)
+    out = fill.with_options(dilate=pixels)(image, hole)
     changed = out.max(axis=2) > 0
     assert np.array_equal(changed, dilate(hole, pixels))
 
@@ -302,7 +377,7 @@ def test_dilate_with_the_fill_model_paints_exactly_the_dilated_hole(fill: Inpain
 def test_feather_keeps_the_outside_and_ramps_inside(fill: Inpainter, pixels: int):
     image = np.zeros((40, 40, 3), np.uint8)
     hole = box(40, 40, 8, 8, 32, 32)
-    out = fill(image, hole, feather=pixels)
+    out = fill.with_options(feather=pixels)(image, hole)
     assert np.array_equal(out[~hole], image[~hole])
     weights = feather_weights(hole, pixels)
     expected = np.rint(weights * 0.75 * 255)
@@ -316,14 +391,14 @@ def test_feather_keeps_the_outside_and_ramps_inside(fill: Inpainter, pixels: int
 def test_feather_with_a_baseline_keeps_the_outside(baseline: Inpainter):
     image = noise(32, 32, seed=9)
     hole = box(32, 32, 8, 8, 24, 24)
-    out = baseline(image, hole, feather=3)
+    out = baseline.with_options(feather=3)(image, hole)
     assert np.array_equal(out[~hole], image[~hole])
 
 
 def test_dilate_and_feather_together_keep_outside_the_dilated_hole(baseline: Inpainter):
     image = noise(32, 32, seed=10)
     hole = box(32, 32, 10, 10, 20, 20)
-    out = baseline(image, hole, dilate=2, feather=2)
+    out = baseline.with_options(dilate=2, feather=2)(image, hole)
     grown = dilate(hole, 2)
     assert np.array_equal(out[~grown], image[~grown])
 
@@ -337,7 +412,7 @@ def test_every_strategy_keeps_the_outside(baseline: Inpainter, strategy: str, dt
     image = noise(40, 52, 3, dtype, seed=11)
     hole = box(40, 52, 5, 6, 12, 14) | box(40, 52, 28, 36, 34, 47)
     # resize_limit 16 makes "resize" really shrink; crop_margin 4 makes "crop" really crop.
-    out = baseline(image, hole, strategy=strategy, resize_limit=16, crop_margin=4)
+    out = baseline.with_options(strategy=strategy, resize_limit=16, crop_margin=4)(image, hole)
     assert out.dtype == image.dtype
     assert np.array_equal(out[~hole], image[~hole])
     assert not np.array_equal(out[hole], image[hole])
@@ -347,7 +422,7 @@ def test_every_strategy_keeps_the_outside(baseline: Inpainter, strategy: str, dt
 def test_every_strategy_with_the_fill_model(fill: Inpainter, strategy: str):
     image = noise(40, 52, seed=12)
     hole = box(40, 52, 4, 4, 36, 30) | box(40, 52, 28, 36, 34, 47)
-    out = fill(image, hole, strategy=strategy, resize_limit=16, crop_margin=4)
+    out = fill.with_options(strategy=strategy, resize_limit=16, crop_margin=4)(image, hole)
     assert np.array_equal(out[~hole], image[~hole])
     if strategy == "resize":
         # Shrunk to 16 px and blown up again, the noise around bleeds into the hole's edge
@@ -360,24 +435,24 @@ def test_every_strategy_with_the_fill_model(fill: Inpainter, strategy: str):
 def test_full_and_crop_covering_the_image_agree_for_the_fill_model(fill: Inpainter):
     image = noise(37, 45, seed=13)
     hole = box(37, 45, 3, 4, 9, 12) | box(37, 45, 25, 30, 33, 41)
-    full = fill(image, hole, strategy="full")
-    crop = fill(image, hole, strategy="crop", crop_margin=64)
+    full = fill.with_options(strategy="full")(image, hole)
+    crop = fill.with_options(strategy="crop", crop_margin=64)(image, hole)
     assert np.array_equal(full, crop)
 
 
 def test_full_and_crop_covering_the_image_agree_for_telea(telea: Inpainter):
     image = noise(37, 45, seed=13)
     hole = box(37, 45, 3, 4, 9, 12) | box(37, 45, 25, 30, 33, 41)
-    full = telea(image, hole, strategy="full")
-    crop = telea(image, hole, strategy="crop", crop_margin=64)
+    full = telea.with_options(strategy="full")(image, hole)
+    crop = telea.with_options(strategy="crop", crop_margin=64)(image, hole)
     assert np.array_equal(full, crop)
 
 
 def test_resize_on_an_image_within_the_limit_is_full(telea: Inpainter):
     image = noise(30, 30, seed=14)
     hole = box(30, 30, 10, 10, 20, 20)
-    resized = telea(image, hole, strategy="resize", resize_limit=64)
-    assert np.array_equal(resized, telea(image, hole, strategy="full"))
+    resized = telea.with_options(strategy="resize", resize_limit=64)(image, hole)
+    assert np.array_equal(resized, telea.with_options(strategy="full")(image, hole))
 
 
 # --- the ONNX model -------------------------------------------------------------------------------
@@ -397,9 +472,53 @@ def test_fill_model_hole_on_the_padding_edge(fill: Inpainter):
     """A hole touching the bottom-right corner of an odd-size image: the padding is cut off."""
     image = noise(19, 21, seed=15)
     hole = box(19, 21, 12, 14, 19, 21)
-    out = fill(image, hole, strategy="full")
+    out = fill.with_options(strategy="full")(image, hole)
     assert np.array_equal(out[~hole], image[~hole])
     assert np.all(np.abs(out[hole].astype(int) - FILL_LEVEL_8) <= 1)
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "row_mode", "col_mode"),
+    [
+        (6, 18, "edge", "reflect"),  # 10 rows added to 6: edge; 2 columns added to 18: mirror
+        (18, 6, "reflect", "edge"),
+        (5, 7, "edge", "edge"),
+        (17, 23, "reflect", "reflect"),
+    ],
+)
+def test_network_input_pads_each_axis_by_the_codec_rule_and_the_mask_by_its_edge(
+    fill: Inpainter,
+    monkeypatch: pytest.MonkeyPatch,
+    height: int,
+    width: int,
+    row_mode: str,
+    col_mode: str,
+):
+    """The fill model pads to a multiple of 4, at least 16: each image axis is mirrored where
+    fewer pixels are added than it has, else its edge repeats; the mask plane always repeats its
+    edge, so a hole touching the border stays a hole in the padding."""
+    model = fill.with_options()
+    fed: list[np.ndarray] = []
+
+    def spy(batch: np.ndarray) -> np.ndarray:
+        fed.append(batch.copy())
+        return fill.run_batch(batch)
+
+    monkeypatch.setattr(model, "run_batch", spy)
+    image = noise(height, width, seed=height + width)
+    hole = box(height, width, height // 2, width // 2, height, width)  # the bottom-right corner
+    model(image, hole)
+
+    padded_h, padded_w = max(-(-height // 4) * 4, 16), max(-(-width // 4) * 4, 16)
+    rows, cols = ((0, 0), (0, padded_h - height), (0, 0)), ((0, 0), (0, 0), (0, padded_w - width))
+    pixels = (image.astype(np.float32) / 255 * 2 - 1) * ~hole[:, :, None]  # [-1, 1], hole zeroed
+    pixels = np.pad(np.pad(pixels.transpose(2, 0, 1), rows, mode=row_mode), cols, mode=col_mode)
+    mask = np.pad(hole[None].astype(np.float32), rows, mode="edge")
+    mask = np.pad(mask, cols, mode="edge")
+    (batch,) = fed
+    assert batch.shape == (1, 4, padded_h, padded_w)
+    np.testing.assert_allclose(batch[0, :3], pixels, atol=1e-6)
+    np.testing.assert_array_equal(batch[0, 3], mask[0])
 
 
 @pytest.mark.parametrize("as_pil", [False, True])
@@ -492,3 +611,62 @@ def test_process_folder_with_a_mask_folder(fill: Inpainter, tmp_path: Path, as_s
             got, given_px = np.asarray(im), np.asarray(src)
         assert np.array_equal(got[~hole], given_px[~hole])
         assert np.all(np.abs(got[hole].astype(int) - FILL_LEVEL_8) <= 1)
+
+
+def test_process_folder_with_an_inverted_mask_folder(fill: Inpainter, tmp_path: Path):
+    folder, masks = tmp_path / "in", tmp_path / "masks"
+    image, hole = noise(16, 20, seed=3), box(16, 20, 4, 5, 11, 14)
+    folder.mkdir()
+    Image.fromarray(image).save(folder / "a.png")
+    mask_png(masks / "a.png", ~hole)  # black is the hole
+    report = process_folder(fill, [folder], tmp_path / "out", masks=MaskSource(masks, invert=True))
+    assert (report.done, report.exit_code) == (1, 0)
+    with Image.open(tmp_path / "out" / "a.png") as im:
+        got = np.asarray(im)
+    assert np.array_equal(got[~hole], image[~hole])
+    assert np.all(np.abs(got[hole].astype(int) - FILL_LEVEL_8) <= 1)
+
+
+def test_process_folder_lists_each_mask_folder_once(
+    telea: Inpainter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    folder, masks = tmp_path / "in", tmp_path / "masks"
+    for rel in ("a.png", "b.png", "c.png", "sub/d.png", "sub/e.png"):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(noise(8, 8)).save(folder / rel)
+        mask_png(masks / rel, box(8, 8, 2, 2, 5, 5))
+    listed: list[Path] = []
+    images_in = ganedit.masks._images_in
+
+    def spy(where: Path):
+        listed.append(where)
+        return images_in(where)
+
+    monkeypatch.setattr(ganedit.masks, "_images_in", spy)
+    settings = FolderSettings(recursive=True)
+    report = process_folder(telea, [folder], tmp_path / "out", masks=masks, settings=settings)
+    assert report.done == 5
+    assert sorted(listed) == [masks.resolve(), masks.resolve() / "sub"]
+
+
+@pytest.mark.parametrize(
+    ("mask", "reason"),
+    [("missing", r"no mask for b\.png"), ("unreadable", r"mask .*b\.png")],
+)
+def test_process_folder_fails_only_the_image_whose_mask_is_bad(
+    fill: Inpainter, tmp_path: Path, mask: str, reason: str
+):
+    folder, masks = tmp_path / "in", tmp_path / "masks"
+    folder.mkdir()
+    for name in ("a", "b", "c"):
+        Image.fromarray(noise(16, 16, seed=len(name))).save(folder / f"{name}.png")
+        if name != "b":
+            mask_png(masks / f"{name}.png", box(16, 16, 2, 2, 6, 6))
+    if mask == "unreadable":
+        (masks / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n and then nothing")
+    report = process_folder(fill, [folder], tmp_path / "out", masks=masks)
+    assert (report.done, report.exit_code) == (2, 1)
+    (failure,) = report.failed
+    assert failure.source.name == "b.png"
+    assert re.search(reason, failure.reason)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png"]

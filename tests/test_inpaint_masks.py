@@ -10,6 +10,7 @@ import pytest
 from inpaint_helpers import box, mask_png
 from PIL import Image
 
+import ganedit.masks
 from ganedit.errors import GaneditError
 from ganedit.masks import (
     MaskError,
@@ -206,7 +207,7 @@ class TestFitMask:
 
     def test_a_wrong_size_names_both_sizes_and_the_mask(self):
         hole = box(10, 12, 1, 1, 4, 4)
-        with pytest.raises(MaskError) as info:
+        with pytest.raises(MaskError, match=r"mask masks/photo\.png is 12×10") as info:
             fit_mask(hole, 20, 30, name="mask masks/photo.png")
         message = str(info.value)
         assert "12×10" in message and "30×20" in message
@@ -412,7 +413,7 @@ class TestMaskSource:
     def test_a_missing_mask_says_where_it_looked(self, tmp_path):
         folder = tmp_path / "masks"
         mask_png(folder / "other.png", box(4, 4, 1, 1, 2, 2))
-        with pytest.raises(MaskError) as info:
+        with pytest.raises(MaskError, match=r"no mask for sub/photo\.jpg") as info:
             MaskSource(folder).find(PurePath("sub/photo.jpg"))
         message = str(info.value)
         assert "no mask for sub/photo.jpg" in message
@@ -438,6 +439,34 @@ class TestMaskSource:
         mask = mask_png(tmp_path / "photo_mask.png", box(4, 4, 1, 1, 2, 2))
         found = MaskSource(tmp_path).find(PurePath("photo.png"), source=image.resolve())
         assert found == mask.resolve()
+
+    def test_invert_reads_black_as_the_hole(self, tmp_path):
+        hole = box(6, 8, 1, 2, 4, 6)
+        mask_png(tmp_path / "masks" / "photo.png", ~hole)
+        source = MaskSource(tmp_path / "masks", invert=True)
+        assert np.array_equal(source.read(source.find(PurePath("photo.jpg"))), hole)
+
+    def test_without_invert_white_is_the_hole(self, tmp_path):
+        hole = box(6, 8, 1, 2, 4, 6)
+        mask = mask_png(tmp_path / "photo.png", hole)
+        assert np.array_equal(MaskSource(mask).read(mask), hole)
+
+    def test_each_folder_is_listed_once_however_many_images(self, tmp_path, monkeypatch):
+        for rel in ("a.png", "b.png", "c.png", "sub/a.png", "sub/b.png"):
+            mask_png(tmp_path / "masks" / rel, box(4, 4, 1, 1, 2, 2))
+        listed = []
+        images_in = ganedit.masks._images_in
+
+        def spy(folder):
+            listed.append(folder)
+            return images_in(folder)
+
+        monkeypatch.setattr(ganedit.masks, "_images_in", spy)
+        source = MaskSource(tmp_path / "masks")
+        for rel in ("a.jpg", "b.jpg", "sub/a.jpg", "c.jpg", "sub/b.jpg", "a.tif"):
+            source.find(PurePath(rel))
+        folder = (tmp_path / "masks").resolve()
+        assert listed == [folder, folder / "sub"]
 
 
 def test_mask_error_is_a_ganedit_error():

@@ -288,16 +288,16 @@ def test_local_network_tiles_within_two_gray_levels_of_whole(overlap: int) -> No
     assert np.abs(tiled - whole).max() <= 2 * GRAY_LEVEL
 
 
-def test_tiled_result_shows_no_seam_where_pasting_does() -> None:
+@pytest.mark.parametrize("axis", [1, 2], ids=["across-rows", "across-columns"])
+def test_tiled_result_shows_no_seam_where_pasting_does(axis: int) -> None:
     image = _photo(256, 320, seed=3)
     run = _local(4, size=7)
     whole = run(image[None])[0]
     tiled = run_tiled(run, image, scale=4, tile=64, overlap=16)
     pasted = _naive_paste(run, image, scale=4, tile=64)
-    for axis in (1, 2):
-        # A seam is a jump between neighbouring pixels that the whole-image result lacks.
-        assert np.abs(np.diff(tiled, axis=axis) - np.diff(whole, axis=axis)).max() < GRAY_LEVEL
-        assert np.abs(np.diff(pasted, axis=axis) - np.diff(whole, axis=axis)).max() > 0.05
+    # A seam is a jump between neighbouring pixels that the whole-image result lacks.
+    assert np.abs(np.diff(tiled, axis=axis) - np.diff(whole, axis=axis)).max() < GRAY_LEVEL
+    assert np.abs(np.diff(pasted, axis=axis) - np.diff(whole, axis=axis)).max() > 0.05
 
 
 def test_small_image_runs_whole_padded_to_the_multiple() -> None:
@@ -324,6 +324,23 @@ def test_tile_padding_is_mirror_and_cropped_away() -> None:
     out = run_tiled(run, image, scale=1, tile=64, overlap=0, multiple=4)
     (batch,) = seen
     np.testing.assert_array_equal(batch[0, :, 13:, :10], image[:, 11:8:-1])  # reflected rows
+    np.testing.assert_array_equal(out, image)
+
+
+def test_tile_padding_repeats_the_edge_where_the_mirror_does_not_fit() -> None:
+    seen: list[np.ndarray] = []
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        seen.append(batch.copy())
+        return batch
+
+    image = np.arange(2 * 3 * 10, dtype=np.float32).reshape(2, 3, 10)
+    out = run_tiled(run, image, scale=1, tile=64, overlap=0, multiple=8)
+    # 5 rows added to 3: the edge row repeats; 6 columns added to 10: mirrored.
+    expected = np.pad(image, ((0, 0), (0, 5), (0, 0)), mode="edge")
+    expected = np.pad(expected, ((0, 0), (0, 0), (0, 6)), mode="reflect")
+    (batch,) = seen
+    np.testing.assert_array_equal(batch[0], expected)
     np.testing.assert_array_equal(out, image)
 
 

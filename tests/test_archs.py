@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 
 import pytest
 
@@ -318,8 +316,3 @@ class TestImageStatsBatchNorm2d:
         )
         with torch.no_grad():
             torch.testing.assert_close(torch.from_numpy(y), net(x), atol=1e-5, rtol=1e-5)
-
-
-def test_import_ganedit_does_not_import_torch():
-    code = "import sys, ganedit; assert 'torch' not in sys.modules, 'torch was imported'"
-    subprocess.run([sys.executable, "-c", code], check=True)

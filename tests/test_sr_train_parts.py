@@ -160,12 +160,17 @@ def test_degrade_rejects_bad_shapes(shape):
 
 
 @pytest.mark.parametrize(
-    "overrides",
-    [{"kernel_prob": (0.5, 0.5)}, {"resize_prob": (0.5, 0.6, 0.0)}, {"noise_range": (30.0, 1.0)},
-     {"kernel_sizes": (8,)}, {"kernel_list": ("box",), "kernel_prob": (1.0,)}],
-)  # fmt: skip
-def test_config_rejects_inconsistent_values(overrides):
-    with pytest.raises(ValueError):
+    ("overrides", "message"),
+    [
+        ({"kernel_prob": (0.5, 0.5)}, r"match kernel_prob \(0\.5, 0\.5\) in length"),
+        ({"resize_prob": (0.5, 0.6, 0.0)}, "resize_prob must be non-negative and sum to 1"),
+        ({"noise_range": (30.0, 1.0)}, r"noise_range must be .* with low <= high"),
+        ({"kernel_sizes": (8,)}, r"kernel sizes must be odd, 3\.\.21, got 8"),
+        ({"kernel_list": ("box",), "kernel_prob": (1.0,)}, r"kernel_list \('box',\) must name"),
+    ],
+)
+def test_config_rejects_inconsistent_values(overrides, message):
+    with pytest.raises(ValueError, match=message):
         DegradationConfig(**overrides)
 
 
@@ -272,7 +277,7 @@ def test_perceptual_rejects_unknown_layers():
 
 def test_missing_vgg_weights_raise_a_teaching_error(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    with pytest.raises(VGGWeightsNotFoundError) as info:
+    with pytest.raises(VGGWeightsNotFoundError, match=r"vgg19-dcbb9e9d\.pth") as info:
         PerceptualLoss()
     message = str(info.value)
     assert isinstance(info.value, GaneditError) and isinstance(info.value, FileNotFoundError)

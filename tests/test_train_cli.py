@@ -319,6 +319,7 @@ def _train_process(*args: str | Path) -> list[str]:
     ]  # fmt: skip
 
 
+@pytest.mark.slow  # subprocesses training for several seconds
 def test_sigkilled_run_resumes_to_the_uninterrupted_weights(
     cyclegan_data: Path, tmp_path: Path
 ) -> None:
@@ -363,6 +364,7 @@ def _torchrun(recipe: str, data: Path, out: Path, *extra: str) -> subprocess.Com
     return subprocess.run(command, capture_output=True, text=True, timeout=180, env=env)
 
 
+@pytest.mark.slow  # subprocesses training for several seconds
 @pytest.mark.parametrize(("recipe", "generator"), [("cyclegan", "G_A"), ("pix2pix", "G")])
 def test_two_process_ddp_run_writes_one_loadable_checkpoint(
     recipe: str, generator: str, tmp_path: Path, cyclegan_data: Path, pix2pix_data: Path

@@ -102,7 +102,7 @@ def test_explicit_mode_gives_its_dataset_class(tmp_path: Path, layout: str, cls:
 
 def test_missing_folder_error_says_what_was_looked_for_and_found(tmp_path: Path) -> None:
     (tmp_path / "photos").mkdir()
-    with pytest.raises(DatasetError) as info:
+    with pytest.raises(DatasetError, match="trainA/ and trainB/") as info:
         make_dataset(tmp_path, preprocess=SMALL, seed=0)
     message = str(info.value)
     assert "trainA/ and trainB/" in message and "train/A/" in message and "photos/" in message
@@ -229,10 +229,15 @@ def test_crop_larger_than_the_image_is_an_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"preprocess": "stretch"}, {"load_size": 8, "crop_size": 16}, {"crop_size": 0}]
+    ("kwargs", "message"),
+    [
+        ({"preprocess": "stretch"}, r"preprocess must be one of .*; got 'stretch'"),
+        ({"load_size": 8, "crop_size": 16}, r"crop_size \(16\) must not exceed load_size \(8\)"),
+        ({"crop_size": 0}, "load_size and crop_size must be positive; got 286, 0"),
+    ],
 )
-def test_invalid_preprocess_config_is_refused(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
+def test_invalid_preprocess_config_is_refused(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         PreprocessConfig(**kwargs)  # type: ignore[arg-type]
 
 
@@ -402,11 +407,15 @@ def test_unshuffled_sampler_keeps_dataset_order() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"length": 0}, {"length": 4, "rank": 2, "world_size": 2}, {"length": 4, "world_size": 0}],
+    ("kwargs", "message"),
+    [
+        ({"length": 0}, "length must be at least 1; got 0"),
+        ({"length": 4, "rank": 2, "world_size": 2}, "need 0 <= rank < world_size; got rank 2"),
+        ({"length": 4, "world_size": 0}, "need 0 <= rank < world_size; got rank 0, world 0"),
+    ],
 )
-def test_invalid_sampler_arguments_are_refused(kwargs: dict[str, int]) -> None:
-    with pytest.raises(ValueError):
+def test_invalid_sampler_arguments_are_refused(kwargs: dict[str, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         EpochSampler(seed=0, **kwargs)
 
 
@@ -592,7 +601,7 @@ def test_zip_symlinks_are_refused(served: tuple[Path, str], tmp_path: Path) -> N
 def test_corrupt_archive_is_an_archive_error(served: tuple[Path, str], tmp_path: Path) -> None:
     root, base = served
     (root / "maps.tar.gz").write_bytes(b"\x1f\x8b" + b"garbage" * 20)
-    with pytest.raises(ArchiveError):
+    with pytest.raises(ArchiveError, match=r"maps\.tar\.gz is neither a zip nor a tar archive"):
         download_dataset("pix2pix/maps", tmp_path / "d", base_url=base)
     assert list((tmp_path / "d").iterdir()) == []
 

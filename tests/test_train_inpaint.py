@@ -277,7 +277,7 @@ def test_crash_and_resume_ends_with_exactly_the_uninterrupted_state(
         return tiny_config(photos, tmp_path / name, run={"max_steps": 5, "save_every": 2})
 
     straight = _train(config("straight"))
-    with pytest.raises(Crash):
+    with pytest.raises(Crash, match="killed at step 3"):
         _train(config("crashed"), callbacks=(crash_at(3),))
     assert latest_checkpoint(tmp_path / "crashed").name == "step_0000002"
     resumed = _train(config("crashed"), resume=True)

@@ -104,7 +104,7 @@ def test_a_crash_saves_nothing_and_resume_starts_from_the_last_checkpoint(tmp_pa
         run={"max_steps": 6, "save_every": 2, "deterministic": False},
         loss={"pool_size": 0},
     )
-    with pytest.raises(Crash):
+    with pytest.raises(Crash, match="killed at step 5"):
         _train(config, callbacks=(crash_at(5),))
     run_dir = tmp_path / "run"
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
@@ -156,7 +156,7 @@ def test_crash_and_resume_ends_with_exactly_the_uninterrupted_state(
         )
 
     straight = _train(config("straight"))
-    with pytest.raises(Crash):
+    with pytest.raises(Crash, match="killed at step 5"):
         _train(config("crashed"), callbacks=(crash_at(5),))
     assert latest_checkpoint(tmp_path / "crashed").name == "step_0000004"
     resumed = _train(config("crashed"), resume=True)

@@ -270,7 +270,7 @@ def test_gan_generator_update_sends_no_gradient_into_d(tiny_vgg: None) -> None:
 
 
 def test_gan_stage_without_vgg_weights_names_the_file_and_the_option(empty_hub: Path) -> None:
-    with pytest.raises(VGGWeightsNotFoundError) as info:
+    with pytest.raises(VGGWeightsNotFoundError, match=r"vgg19-dcbb9e9d\.pth") as info:
         _recipe(SRLoss(stage="gan"))
     message = str(info.value)
     assert "vgg19-dcbb9e9d.pth" in message and "--vgg-weights" in message
@@ -307,7 +307,7 @@ def test_crash_and_resume_ends_with_exactly_the_uninterrupted_state(
         )
 
     straight = _train(config("straight"))
-    with pytest.raises(Crash):
+    with pytest.raises(Crash, match="killed at step 3"):
         _train(config("crashed"), callbacks=(crash_at(3),))
     assert latest_checkpoint(tmp_path / "crashed").name == "step_0000002"
     resumed = _train(config("crashed"), resume=True)
@@ -332,7 +332,7 @@ def test_resume_without_the_degradation_state_would_differ(
     )
     straight = checkpoint_contents(latest_checkpoint(_train(config)))
     crashed = with_run(config, out=str(tmp_path / "crashed"))
-    with pytest.raises(Crash):
+    with pytest.raises(Crash, match="killed at step 3"):
         _train(crashed, callbacks=(crash_at(3),))
     monkeypatch.setattr(SuperResolution, "load_extra_state", lambda self, state: None)
     resumed = checkpoint_contents(latest_checkpoint(_train(crashed, resume=True)))

@@ -69,14 +69,9 @@ def test_invalid_field_raises_model_card_error(changes: dict[str, Any], message:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    with pytest.raises(ModelCardError) as info:
+    message = r"invalid model card: scale must be a positive integer.*; tiling must be"
+    with pytest.raises(ModelCardError, match=message):
         _card(scale=0, tiling="maybe")
-    assert "scale" in str(info.value) and "tiling" in str(info.value)
-
-
-def test_model_card_error_is_a_value_error() -> None:
-    with pytest.raises(ValueError):
-        _card(scale=0)
 
 
 @pytest.mark.parametrize("card", [_card(), _full_card()], ids=["minimal", "full"])
@@ -157,10 +152,5 @@ def test_malformed_value_raises_model_card_error(key: str, value: object) -> Non
 
 def test_replace_validates_the_new_card() -> None:
     assert _card().replace(scale=4).scale == 4
-    with pytest.raises(ModelCardError):
+    with pytest.raises(ModelCardError, match="scale must be a positive integer, got 0"):
         _card().replace(scale=0)
-
-
-def test_card_is_frozen() -> None:
-    with pytest.raises(AttributeError):
-        _card().name = "other"  # type: ignore[misc]

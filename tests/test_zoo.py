@@ -32,6 +32,7 @@ from ganedit.zoo import (
 )
 from ganedit.zoo import cache as cache_module
 from ganedit.zoo import registry as registry_module
+from ganedit.zoo.registry import BUILTIN_SCHEME
 from ganedit.zoo.translate_models import SHARED_NAMES, translate_entries
 
 # The function ganedit.zoo.download shadows its module of the same name.
@@ -169,7 +170,6 @@ def test_entry_normalises_sha256_to_lower_case() -> None:
         {"name": "a/b"},
         {"family": ""},
         {"sha256": "abc"},
-        {"norm_stats": "batch"},
         {"aliases": ("ok", "not ok")},
     ],
 )
@@ -183,10 +183,13 @@ def test_entry_rejects_url_without_file_name() -> None:
         _entry("http://example.org/")
 
 
-def test_entry_is_frozen() -> None:
-    entry = _entry("http://example.org/tiny.pth")
-    with pytest.raises(AttributeError):
-        entry.name = "other"  # type: ignore[misc]
+@pytest.mark.parametrize(
+    ("url", "builtin"),
+    [("builtin:cv2-telea", True), ("http://example.org/tiny.pth", False), ("/w/tiny.pth", False)],
+)
+def test_entry_is_builtin_when_its_url_has_the_builtin_scheme(url: str, builtin: bool) -> None:
+    assert BUILTIN_SCHEME == "builtin:"
+    assert _entry(url).builtin is builtin
 
 
 # --- ModelRegistry ----------------------------------------------------------------------------
@@ -251,7 +254,7 @@ def test_add_rejects_non_entries() -> None:
 
 def test_unknown_name_suggests_close_names() -> None:
     registry = ModelRegistry(translate_entries())
-    with pytest.raises(UnknownModelError) as info:
+    with pytest.raises(UnknownModelError, match="unknown model 'hors2zebra'") as info:
         registry.get("hors2zebra")
     message = str(info.value)
     assert "'hors2zebra'" in message
@@ -299,12 +302,16 @@ def test_builtin_entry_points_at_official_host(entry: ZooEntry) -> None:
     assert "junyanz/pytorch-CycleGAN-and-pix2pix" in entry.source
 
 
-@pytest.mark.parametrize("entry", BUILTIN, ids=lambda e: e.qualified_name)
-def test_builtin_family_fixes_arch_and_norm_stats(entry: ZooEntry) -> None:
-    if entry.family == "pix2pix":
-        assert (entry.arch, entry.norm_stats) == ("unet_256", "image")
-    else:
-        assert (entry.family, entry.arch, entry.norm_stats) == ("cyclegan", "resnet_9blocks", None)
+@pytest.mark.parametrize("name", ["cv2-telea", "cv2-ns"])
+def test_opencv_baselines_are_builtin_inpainting_entries(name: str) -> None:
+    entry = default_registry().get(name)
+    assert (entry.task, entry.family, entry.url) == ("inpaint", "opencv", f"builtin:{name}")
+    assert entry.builtin
+
+
+def test_only_the_opencv_baselines_are_builtin() -> None:
+    builtin = {e.name for e in default_registry() if e.builtin}
+    assert builtin == {"cv2-telea", "cv2-ns"}
 
 
 @pytest.mark.parametrize("name", ["sat2map", "map2sat", "facades_label2photo"])
@@ -466,7 +473,7 @@ def test_checksum_mismatch_leaves_dest_untouched(
     if dest_exists:
         dest.write_bytes(b"old")
     wrong = "0" * 64
-    with pytest.raises(ChecksumMismatchError) as info:
+    with pytest.raises(ChecksumMismatchError, match="checksum mismatch for http") as info:
         download(server.url("/tiny.pth"), dest, expected_sha256=wrong)
     assert isinstance(info.value, DownloadError)
     message = str(info.value)
@@ -592,9 +599,9 @@ def test_short_read_twice_raises_and_leaves_no_file(server: ServerState, tmp_pat
 def test_failing_progress_callback_leaves_no_file(server: ServerState, tmp_path: Path) -> None:
     def progress(done: int, total: int | None) -> None:
         if done:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt("stopped by the progress callback")
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="stopped by the progress callback"):
         download(server.url("/tiny.pth"), tmp_path / "tiny.pth", progress=progress)
     assert os.listdir(tmp_path) == []
 

@@ -24,16 +24,20 @@ __all__ = ["OPENCV_METHODS", "OpenCVInpaint", "opencv_card"]
 OPENCV_METHODS = {"cv2-telea": "INPAINT_TELEA", "cv2-ns": "INPAINT_NS"}
 
 
+def _check_name(name: str) -> None:
+    if name not in OPENCV_METHODS:
+        raise GaneditError(
+            f"unknown OpenCV inpainting method {name!r}; known: {tuple(OPENCV_METHODS)}"
+        )
+
+
 def opencv_card(name: str) -> ModelCard:
     """The model card of a baseline: an inpainting "model" on ``[0, 1]`` floats, any size.
 
     Raises:
         GaneditError: ``name`` is not one of :data:`OPENCV_METHODS`.
     """
-    if name not in OPENCV_METHODS:
-        raise GaneditError(
-            f"unknown OpenCV inpainting method {name!r}; known: {tuple(OPENCV_METHODS)}"
-        )
+    _check_name(name)
     return ModelCard(
         name=name,
         task="inpaint",
@@ -65,10 +69,7 @@ class OpenCVInpaint:
     default_margin = 16
 
     def __init__(self, name: str, *, radius: int = 3):
-        if name not in OPENCV_METHODS:
-            raise GaneditError(
-                f"unknown OpenCV inpainting method {name!r}; known: {tuple(OPENCV_METHODS)}"
-            )
+        _check_name(name)
         if radius < 1:
             raise ValueError(f"radius must be >= 1, got {radius}")
         self.name = name

@@ -1,44 +1,22 @@
-"""Float resizing and the alpha path of upscaling.
+"""Float resizing, and the colour bleeding that keeps transparent edges clean when upscaling.
 
 ``--outscale`` and alpha planes need resizing by any factor without quantising in between:
-:func:`resize_float` does it in float32 with OpenCV. :func:`upscale_with_alpha` upscales a
-colour image that has an alpha plane without the dark (or coloured) fringes that appear when a
-network sees the arbitrary colour hidden under fully transparent pixels.
-
-How the Upscaler should use it::
-
-    color, alpha = split(image)                      # (H, W, C) and (H, W) floats in [0, 1]
-    color_up, alpha_up = upscale_with_alpha(
-        color, alpha, scale=card.scale, upscale_color=run_network_on_hwc_unit_floats)
-    if outscale != card.scale:                        # network scale first, then any factor
-        size = outscale_size(h, w, outscale)
-        color_up, alpha_up = resize_float(color_up, *size), resize_float(alpha_up, *size)
-    # quantise once, at the very end (np.rint(np.clip(x, 0, 1) * 255))
-
-The colour goes through the network either *bled* (``matte="bleed"``, the default: every
-transparent pixel takes the colour of the nearest visible ones, so the hidden colour never
-reaches the network and edges keep their own colour on both sides, however sharp or soft the
-network's edge is compared with the resized alpha) or *premultiplied* (``matte="premultiply"``:
-colour times alpha, upscaled, divided by the upscaled alpha). Premultiplying is exact only when
-alpha is upscaled the same way as colour (``alpha_mode="network"``); divided by a resized alpha
-whose edge is softer or wider than the network's, low-alpha edge pixels turn dark again.
+:func:`resize_float` does it in float32 with OpenCV. :func:`bleed_colors` prepares a colour
+image with an alpha plane for a network: every fully transparent pixel takes the colour of the
+nearest visible ones, so the arbitrary colour hidden under transparency never reaches the
+network and edges keep their own colour on both sides, however sharp or soft the network's edge
+is compared with the resized alpha. The :class:`~ganedit.Upscaler` bleeds, upscales the colour
+with the network and the alpha with :func:`resize_float` (or the network), and quantises once,
+at the very end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
 
-__all__ = [
-    "bleed_colors",
-    "outscale_size",
-    "premultiply",
-    "resize_float",
-    "unpremultiply",
-    "upscale_with_alpha",
-]
+__all__ = ["bleed_colors", "outscale_size", "premultiply", "resize_float", "unpremultiply"]
 
 Method = Literal["auto", "lanczos", "bicubic", "bilinear", "area"]
 
@@ -188,76 +166,3 @@ def bleed_colors(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         fill = own
     assert fill is not None
     return np.where((a > 0)[:, :, None], color, fill).astype(np.float32)
-
-
-def upscale_with_alpha(
-    color: np.ndarray,
-    alpha: np.ndarray,
-    *,
-    scale: int,
-    upscale_color: Callable[[np.ndarray], np.ndarray],
-    alpha_mode: Literal["resize", "network"] = "resize",
-    matte: Literal["bleed", "premultiply"] = "bleed",
-    alpha_method: Method = "auto",
-    eps: float = 1e-3,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Upscale colour with a network and alpha alongside, without halos at transparent edges.
-
-    Args:
-        color: ``(H, W, C)`` float straight colour in [0, 1].
-        alpha: ``(H, W)`` float in [0, 1].
-        scale: The network's scale; ``upscale_color`` must return ``scale`` times the size.
-        upscale_color: The network on ``(H, W, C)`` float32 in [0, 1], returning
-            ``(H*scale, W*scale, C)`` float in [0, 1] (tiling, ranges and batching inside).
-        alpha_mode: ``"resize"`` (:func:`resize_float`, default) or ``"network"`` (alpha
-            repeated to C channels, upscaled by ``upscale_color``, averaged back to one).
-        matte: ``"bleed"`` (transparent pixels take neighbouring visible colour first; robust
-            with any alpha mode) or ``"premultiply"`` (upscale ``color * alpha``, then divide
-            by the upscaled alpha; pair it with ``alpha_mode="network"``).
-        alpha_method: Resize method for ``alpha_mode="resize"``.
-        eps: With ``matte="premultiply"``, upscaled alphas at or below this get colour 0.
-
-    Returns:
-        ``(color_up, alpha_up)``: ``(H*scale, W*scale, C)`` and ``(H*scale, W*scale)``
-        float32, both clipped to [0, 1].
-
-    Raises:
-        ValueError: Shapes disagree, an option is unknown, or ``upscale_color`` returned the
-            wrong size.
-    """
-    if color.ndim != 3 or alpha.shape != color.shape[:2]:
-        raise ValueError(
-            f"need (H, W, C) colour and (H, W) alpha, got {color.shape}, {alpha.shape}"
-        )
-    height, width, channels = color.shape
-    target = (height * scale, width * scale)
-    a = np.clip(alpha.astype(np.float32), 0.0, 1.0)
-    x = color.astype(np.float32)
-
-    def network(image: np.ndarray) -> np.ndarray:
-        out = np.asarray(upscale_color(image), dtype=np.float32)
-        if out.shape != (*target, image.shape[2]):
-            raise ValueError(
-                f"upscale_color returned {out.shape} for {image.shape}; expected "
-                f"{(*target, image.shape[2])} at scale {scale}"
-            )
-        return out
-
-    if alpha_mode == "resize":
-        alpha_up = resize_float(a, *target, method=alpha_method)
-    elif alpha_mode == "network":
-        alpha_up = network(np.repeat(a[:, :, None], channels, axis=2)).mean(axis=2)
-    else:
-        raise ValueError(f"alpha_mode must be 'resize' or 'network', got {alpha_mode!r}")
-
-    if matte == "bleed":
-        color_up = network(bleed_colors(x, a))
-    elif matte == "premultiply":
-        # Divide by the alpha before clipping: over- and undershoot cancel in the ratio.
-        color_up = unpremultiply(network(premultiply(x, a)), alpha_up, eps=eps)
-    else:
-        raise ValueError(f"matte must be 'bleed' or 'premultiply', got {matte!r}")
-    return (
-        np.clip(color_up, 0.0, 1.0).astype(np.float32),
-        np.clip(alpha_up, 0.0, 1.0).astype(np.float32),
-    )

@@ -1,17 +1,22 @@
-"""Float resizing and the alpha path: no quantisation, no halos, no hidden colour leaking."""
+"""Float resizing and the upscaler's alpha path: no quantisation, no halos, no hidden colour
+leaking. The alpha path runs through a real Upscaler with stand-in networks (bicubic and
+nearest ×4) behind the Session protocol."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from ganedit import ImageIn, ModelCard, Upscaler
 from ganedit.resize import (
     bleed_colors,
     outscale_size,
     premultiply,
     resize_float,
     unpremultiply,
-    upscale_with_alpha,
 )
 
 # --- resize_float -------------------------------------------------------------------------
@@ -151,22 +156,51 @@ def _disk(size: int = 48, radius: float = 14.0) -> tuple[np.ndarray, np.ndarray]
     return color, alpha
 
 
-# Premultiplied colour must be divided by an alpha upscaled the same way: the network's.
-@pytest.mark.parametrize(
-    ("matte", "network", "alpha_mode"),
-    [
-        ("bleed", _bicubic, "resize"),
-        ("bleed", _nearest, "resize"),
-        ("bleed", _nearest, "network"),
-        ("premultiply", _bicubic, "network"),
-        ("premultiply", _nearest, "network"),
-    ],
-)
-def test_transparent_edges_get_no_dark_halo(matte, network, alpha_mode) -> None:
-    color, alpha = _disk()
-    color_up, alpha_up = upscale_with_alpha(
-        color, alpha, scale=SCALE, upscale_color=network, matte=matte, alpha_mode=alpha_mode
+Net = Callable[[np.ndarray], np.ndarray]
+
+
+class _StandInSession:
+    """``net`` (on ``(H, W, C)`` floats) behind the Session protocol; records every batch."""
+
+    is_network = True
+    on_gpu = False
+
+    def __init__(self, net: Net):
+        self.providers = ["stand-in"]
+        self.net = net
+        self.batches: list[np.ndarray] = []
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        self.batches.append(batch.copy())
+        return np.stack([self.net(x.transpose(1, 2, 0)).transpose(2, 0, 1) for x in batch])
+
+
+def _upscaler(net: Net, *, scale: int = SCALE, alpha_mode: str = "resize") -> Upscaler:
+    card = ModelCard(
+        name="stand-in",
+        task="upscale",
+        arch="stand_in",
+        scale=scale,
+        input_range=(0.0, 1.0),
+        output_range=(0.0, 1.0),
     )
+    model = Upscaler(_StandInSession(net), card, Path("stand-in"))
+    return model.with_options(tile=0, alpha_mode=alpha_mode)  # type: ignore[arg-type]
+
+
+def _upscale(model: Upscaler, color: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, ...]:
+    out = model(np.concatenate([color, alpha[:, :, None]], axis=2).astype(np.float32))
+    return out[:, :, :-1], out[:, :, -1]
+
+
+@pytest.mark.parametrize(
+    ("network", "alpha_mode"),
+    [(_bicubic, "resize"), (_nearest, "resize"), (_nearest, "network"), (_bicubic, "network")],
+    ids=["bicubic-resize", "nearest-resize", "nearest-network", "bicubic-network"],
+)
+def test_transparent_edges_get_no_dark_halo(network: Net, alpha_mode: str) -> None:
+    color, alpha = _disk()
+    color_up, alpha_up = _upscale(_upscaler(network, alpha_mode=alpha_mode), color, alpha)
     edge = alpha_up > 0.1
     assert edge.sum() > 1000
     assert color_up[edge].min() > 0.95
@@ -180,30 +214,23 @@ def test_naive_upscale_darkens_the_same_edges() -> None:
     assert color_up[alpha_up > 0.1].min() < 0.7
 
 
-@pytest.mark.parametrize(("matte", "alpha_mode"), [("bleed", "resize"), ("premultiply", "network")])
-def test_hidden_colour_never_reaches_visible_pixels(matte, alpha_mode) -> None:
+@pytest.mark.parametrize("alpha_mode", ["resize", "network"])
+def test_hidden_colour_never_reaches_visible_pixels(alpha_mode: str) -> None:
     color = np.zeros((32, 32, 3), np.float32)
     color[...] = (1.0, 0.0, 0.0)  # bright red hidden under transparency
     alpha = np.zeros((32, 32), np.float32)
     alpha[8:24, 8:24] = 1.0
     color[8:24, 8:24] = 0.5  # visible grey square
-    color_up, alpha_up = upscale_with_alpha(
-        color, alpha, scale=SCALE, upscale_color=_bicubic, matte=matte, alpha_mode=alpha_mode
-    )
+    color_up, alpha_up = _upscale(_upscaler(_bicubic, alpha_mode=alpha_mode), color, alpha)
     visible = color_up[alpha_up > 0.01]
     np.testing.assert_allclose(visible, 0.5, atol=0.01)  # grey, no red fringe
 
 
 def test_alpha_is_resized_by_default_and_clipped() -> None:
     color, alpha = _disk(24, 7.0)
-    calls: list[tuple[int, ...]] = []
-
-    def network(image: np.ndarray) -> np.ndarray:
-        calls.append(image.shape)
-        return _bicubic(image)
-
-    color_up, alpha_up = upscale_with_alpha(color, alpha, scale=SCALE, upscale_color=network)
-    assert calls == [(24, 24, 3)]  # colour only
+    model = _upscaler(_bicubic)
+    color_up, alpha_up = _upscale(model, color, alpha)
+    assert [b.shape for b in model.session.batches] == [(1, 3, 24, 24)]  # colour only
     assert color_up.shape == (96, 96, 3) and alpha_up.shape == (96, 96)
     assert color_up.dtype == alpha_up.dtype == np.float32
     assert alpha_up.min() >= 0 and alpha_up.max() <= 1  # Lanczos overshoot clipped
@@ -213,39 +240,21 @@ def test_alpha_is_resized_by_default_and_clipped() -> None:
 
 def test_network_alpha_mode_runs_alpha_through_the_network() -> None:
     color, alpha = _disk(24, 7.0)
-    calls: list[np.ndarray] = []
-
-    def network(image: np.ndarray) -> np.ndarray:
-        calls.append(image)
-        return _nearest(image)
-
-    _, alpha_up = upscale_with_alpha(
-        color, alpha, scale=SCALE, upscale_color=network, alpha_mode="network"
-    )
-    assert len(calls) == 2
-    np.testing.assert_array_equal(calls[0], alpha[:, :, None].repeat(3, axis=2))
+    model = _upscaler(_nearest, alpha_mode="network")
+    _, alpha_up = _upscale(model, color, alpha)
+    fed = [b[0].transpose(1, 2, 0) for b in model.session.batches]
+    assert len(fed) == 2  # the colour, then the alpha as grey repeated to three channels
+    np.testing.assert_array_equal(fed[1], alpha[:, :, None].repeat(3, axis=2))
     np.testing.assert_array_equal(alpha_up, _nearest(alpha))
 
 
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        ({"scale": 2}, r"upscale_color returned .* expected .* at scale 2"),  # it scales by 4
-        ({"alpha_mode": "x"}, "alpha_mode must be 'resize' or 'network', got 'x'"),
-        ({"matte": "x"}, "matte must be 'bleed' or 'premultiply', got 'x'"),
-    ],
-    ids=["wrong-network-size", "alpha-mode", "matte"],
-)
-def test_wrong_network_size_and_unknown_options_are_reported(
-    changes: dict[str, object], message: str
-) -> None:
+def test_a_network_of_another_scale_than_its_card_is_reported() -> None:
     color, alpha = _disk(16, 5.0)
-    arguments: dict[str, object] = {"scale": SCALE, "upscale_color": _bicubic, **changes}
-    with pytest.raises(ValueError, match=message):
-        upscale_with_alpha(color, alpha, **arguments)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"is scale=2 the model's scale\?"):
+        _upscale(_upscaler(_bicubic, scale=2), color, alpha)  # the network scales by 4
 
 
 def test_alpha_of_another_size_is_reported() -> None:
     color, alpha = _disk(16, 5.0)
-    with pytest.raises(ValueError, match=r"need \(H, W, C\) colour and \(H, W\) alpha"):
-        upscale_with_alpha(color, alpha[:-1], scale=SCALE, upscale_color=_bicubic)
+    with pytest.raises(ValueError, match=r"alpha must be \(16, 16\) like the colour"):
+        ImageIn(color, alpha[:-1], np.float32)

@@ -1,4 +1,4 @@
-"""Tests for ganedit.imageio: decoding, encoding, metadata and atomic writes."""
+"""Tests for ganedit.imageio (decoding, encoding, metadata) and ganedit._files' atomic writes."""
 
 from __future__ import annotations
 
@@ -12,16 +12,17 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageOps
 
-from ganedit import _deepcolor, _files, imageio
+from ganedit import _files
+from ganedit._files import atomic_write
+from ganedit.codec import quantise
 from ganedit.errors import ImageError
 from ganedit.imageio import (
     IMAGE_SUFFIXES,
-    atomic_write,
+    _deepcolor,
+    decode,
     decode_image,
     encode_image,
     format_for_suffix,
-    from_unit_float,
-    to_unit_float,
 )
 
 LOSSLESS = {".png", ".tif", ".bmp"}
@@ -45,7 +46,7 @@ def _smooth(h: int, w: int, c: int, dtype: type, seed: int = 0) -> np.ndarray:
         0.5 + 0.4 * np.sin(x / w * np.pi * (k + 1) + rng.uniform(0, 3)) * np.cos(y / h * np.pi)
         for k in range(c)
     ]
-    return from_unit_float(np.stack(chans, axis=2), dtype)
+    return quantise(np.stack(chans, axis=2), dtype)
 
 
 def _srgb_icc() -> bytes:
@@ -87,38 +88,31 @@ class TestFormatForSuffix:
             format_for_suffix(suffix)
 
 
-class TestUnitFloat:
-    def test_to_unit_float_ranges(self) -> None:
-        assert to_unit_float(np.array([0, 255], np.uint8)).tolist() == [0.0, 1.0]
-        assert to_unit_float(np.array([0, 65535], np.uint16)).tolist() == [0.0, 1.0]
-        out = to_unit_float(np.array([-0.5, 2.0], np.float64))
-        assert out.dtype == np.float32 and out.tolist() == [-0.5, 2.0]
-
-    def test_to_unit_float_rejects_other_dtypes(self) -> None:
-        with pytest.raises(TypeError, match="int32"):
-            to_unit_float(np.array([1], np.int32))
-
-    @pytest.mark.parametrize(("dtype", "top"), [(np.uint8, 255), (np.uint16, 65535)])
-    def test_from_unit_float_rounds_at_half_steps(self, dtype: type, top: int) -> None:
-        eps = 1e-6
-        x = np.array([(0.5 - eps) / top, (0.5 + eps) / top, (1.5 - eps) / top, (1.5 + eps) / top])
-        assert from_unit_float(x, dtype).tolist() == [0, 1, 1, 2]
-
-    def test_from_unit_float_clips_and_maps_nan_to_zero(self) -> None:
-        out = from_unit_float(np.array([-1.0, 0.0, 1.0, 7.0, np.nan]), np.uint8)
-        assert out.dtype == np.uint8 and out.tolist() == [0, 0, 255, 255, 0]
-
-    @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-    def test_round_trip_is_exact(self, dtype: type) -> None:
-        a = np.arange(0, np.iinfo(dtype).max + 1, dtype=dtype)
-        np.testing.assert_array_equal(from_unit_float(to_unit_float(a), dtype), a)
-
-
 # --------------------------------------------------------------------------- round trips
 
 
-@pytest.mark.parametrize("suffix", SUFFIXES)
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+# What each format stores, written out: (suffix, dtype given) -> (dtype stored, alpha kept,
+# channels of a grey image without alpha, channels of a grey image with alpha).
+STORED = {
+    (".png", np.uint8): (np.uint8, True, 1, 1),
+    (".png", np.uint16): (np.uint16, True, 1, 3),  # 16-bit grey + alpha is written as RGBA
+    (".tif", np.uint8): (np.uint8, True, 1, 1),
+    (".tif", np.uint16): (np.uint16, True, 1, 3),
+    (".bmp", np.uint8): (np.uint8, False, 1, 1),
+    (".bmp", np.uint16): (np.uint8, False, 1, 1),
+    (".jpg", np.uint8): (np.uint8, False, 1, 1),
+    (".jpg", np.uint16): (np.uint8, False, 1, 1),
+    (".webp", np.uint8): (np.uint8, True, 3, 3),  # WebP stores colour only
+    (".webp", np.uint16): (np.uint8, True, 3, 3),
+}
+
+
+def _eight_bit(a: np.ndarray) -> np.ndarray:
+    """16-bit values to the nearest 8-bit level, in integer arithmetic (v / 257 is never a tie)."""
+    return ((a.astype(np.int64) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+@pytest.mark.parametrize(("suffix", "dtype"), list(STORED), ids=lambda v: getattr(v, "__name__", v))
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("with_alpha", [False, True])
 def test_round_trip(
@@ -130,23 +124,21 @@ def test_round_trip(
     encode_image(path, color, alpha)
     out = decode_image(path)
 
-    deep = dtype == np.uint16 and suffix in (".png", ".tif")
-    expect_dtype = np.uint16 if deep else np.uint8
-    # WebP stores colour only; 16-bit grey with alpha is widened to RGBA.
-    widened = suffix == ".webp" or (deep and with_alpha)
-    expect_channels = 3 if widened else channels
-    assert out.color.dtype == expect_dtype
+    stored, keeps_alpha, grey, grey_with_alpha = STORED[suffix, dtype]
+    expect_channels = 3 if channels == 3 else (grey_with_alpha if with_alpha else grey)
+    assert out.color.dtype == stored
     assert out.color.shape == (24, 32, expect_channels)
-    assert (out.alpha is not None) == (with_alpha and suffix not in (".jpg", ".bmp"))
+    assert (out.alpha is not None) == (with_alpha and keeps_alpha)
 
-    want = color if deep else imageio._to_uint8(color)
+    narrowed = stored == np.uint8 and dtype == np.uint16
+    want = _eight_bit(color) if narrowed else color
     if expect_channels == 3 and channels == 1:
         want = np.repeat(want, 3, axis=2)
     if suffix in LOSSLESS:
         np.testing.assert_array_equal(out.color, want)
         if out.alpha is not None:
             assert alpha is not None
-            np.testing.assert_array_equal(out.alpha, alpha if deep else imageio._to_uint8(alpha))
+            np.testing.assert_array_equal(out.alpha, _eight_bit(alpha) if narrowed else alpha)
     else:
         diff = np.abs(out.color.astype(np.int32) - want.astype(np.int32))
         assert diff.mean() < 3
@@ -175,12 +167,6 @@ def test_16bit_rgb_tiff_read_from_other_writer(tmp_path: Path) -> None:
     cv2.imwrite(str(path), cv2.cvtColor(color, cv2.COLOR_RGB2BGR))
     out = decode_image(path)
     np.testing.assert_array_equal(out.color, color)
-
-
-def test_16bit_to_8bit_rounds_to_nearest() -> None:
-    v = np.arange(65536, dtype=np.uint16)
-    expect = np.floor(v.astype(np.float64) * 255 / 65535 + 0.5).astype(np.uint8)
-    np.testing.assert_array_equal(imageio._to_uint8(v), expect)
 
 
 def test_astronaut_jpeg_psnr(tmp_path: Path) -> None:
@@ -233,7 +219,7 @@ def test_orient_matches_pillow_exif_transpose(orientation: int) -> None:
     exif = im.getexif()
     exif[0x0112] = orientation
     expect = np.asarray(ImageOps.exif_transpose(im))
-    np.testing.assert_array_equal(imageio._orient(a, orientation), expect)
+    np.testing.assert_array_equal(decode._orient(a, orientation), expect)
 
 
 def test_orientation_applied_to_16bit_png(tmp_path: Path) -> None:
@@ -272,7 +258,7 @@ def test_orientation_applied_to_16bit_tiff(tmp_path: Path, orientation: int) -> 
     path = tmp_path / "o16.tif"
     path.write_bytes(_tiff_with_orientation(buf.tobytes(), orientation))
     out = decode_image(path)
-    np.testing.assert_array_equal(out.color, imageio._orient(color, orientation))
+    np.testing.assert_array_equal(out.color, decode._orient(color, orientation))
 
 
 def test_16bit_grey_alpha_png_stays_grey(tmp_path: Path) -> None:
@@ -528,7 +514,7 @@ def test_missing_file_raises(tmp_path: Path) -> None:
 def test_pixel_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "big.png"
     Image.new("L", (40, 30)).save(path)
-    monkeypatch.setattr(imageio, "MAX_PIXELS", 1000)
+    monkeypatch.setattr(decode, "MAX_PIXELS", 1000)
     with pytest.raises(ImageError, match=r"big\.png: image is 40x30 = 1200 pixels"):
         decode_image(path)
 
@@ -547,7 +533,7 @@ def test_pillow_limit_is_raised_only_while_decoding(
     ("color", "alpha", "match"),
     [
         (np.zeros((4, 4, 2), np.uint8), None, r"shape \(H, W, 1\|3\)"),
-        (np.zeros((4, 4, 3), np.float32), None, "from_unit_float"),
+        (np.zeros((4, 4, 3), np.float32), None, "convert floats with ganedit.codec.quantise"),
         (np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5), np.uint8), "alpha shape"),
         (np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint16), "alpha dtype"),
     ],

@@ -54,13 +54,14 @@ def export_run(
     *,
     direction: Literal["AtoB", "BtoA"] = "AtoB",
     name: str | None = None,
+    source: str | None = None,
     license: str = "",
     norm_stats: Literal["image", "running"] = "image",
 ) -> ExportResult:
     """Export the latest generator of a training run for ``direction``.
 
     The card's name defaults to ``<run name>`` (``<run name>_BtoA`` for the reverse
-    direction) and its source names the checkpoint.
+    direction) and its source to the checkpoint's absolute path.
     """
     run_dir = Path(run_dir)
     generator = run_generator(run_dir, direction)
@@ -69,7 +70,7 @@ def export_run(
         generator,
         out,
         name=name or default_name,
-        source=str(generator.resolve()),
+        source=source if source is not None else str(generator.resolve()),
         license=license,
         norm_stats=norm_stats,
     )

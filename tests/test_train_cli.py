@@ -291,6 +291,13 @@ def test_export_of_a_run_makes_a_model_that_translate_runs(
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
 
 
+def test_export_of_a_run_takes_the_source_given(cyclegan_run: Path, tmp_path: Path) -> None:
+    args = ("export", cyclegan_run, "-o", tmp_path / "x.onnx", "--source", "https://example.org")
+    result = _invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert ganedit.load(tmp_path / "x.onnx", device="cpu").card.source == "https://example.org"
+
+
 def test_export_btoa_of_a_pix2pix_run_is_refused(pix2pix_run: Path, tmp_path: Path) -> None:
     result = _invoke("export", pix2pix_run, "-o", tmp_path / "x.onnx", "--direction", "BtoA")
     assert result.exit_code == 2

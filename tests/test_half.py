@@ -1,15 +1,18 @@
-"""float16 models: ``ganedit.half.to_half``, ``load(..., half=True)`` and ``--half``.
+"""float16 models: ``ganedit.export.half.to_half``, ``load(..., variant=Variant(half=True))``
+and ``--half``.
 
-No GPU here: onnxruntime's CPU provider runs a float16 graph in float32 behind Casts it inserts
-(no float16 Conv on x86), so running the converted graph on the CPU checks its structure and the
-rounding of its weights, input and output only. ``emulate_fp16`` also rounds every float16
-activation, which is what float16 storage costs on a GPU.
+On the CPU, onnxruntime's provider runs a float16 graph in float32 behind Casts it inserts (no
+float16 Conv on x86), so running the converted graph there checks its structure and the rounding
+of its weights, input and output only. ``emulate_fp16`` (benchmarks/fp16_emulation.py) also
+rounds every float16 activation, which is what float16 storage costs on a GPU. The tests marked
+``gpu`` run the real CUDA path; they are deselected by default and skip without CUDA.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -23,14 +26,24 @@ from upscale_helpers import exported_models, levels, photo, to_uint8  # noqa: E4
 
 import ganedit  # noqa: E402
 import ganedit.loading  # noqa: E402
-from ganedit import GaneditError, ModelCard  # noqa: E402
+from ganedit import GaneditError, ModelCard, Variant  # noqa: E402
 from ganedit.card import METADATA_KEY  # noqa: E402
 from ganedit.cli import main  # noqa: E402
-from ganedit.half import DEFAULT_KEEP_FP32_OPS, emulate_fp16, to_half  # noqa: E402
+from ganedit.export.half import DEFAULT_KEEP_FP32_OPS, require_onnx, to_half  # noqa: E402
+from ganedit.zoo import ModelRegistry, ZooEntry  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from fp16_emulation import emulate_fp16  # noqa: E402
+
+if TYPE_CHECKING:
+    from torch import nn
 
 FLOAT, FLOAT16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
 MODELS = ("resnet", "unet", "unet_running", "rrdb_x4", "srvgg_x4")
 HAS_CUDA = "CUDAExecutionProvider" in ort.get_available_providers()
+HAS_TENSORRT = "TensorrtExecutionProvider" in ort.get_available_providers()
+HALF = Variant(half=True)
+needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="onnxruntime has no CUDA provider here")
 
 
 @pytest.fixture(scope="session")
@@ -203,11 +216,9 @@ def test_fp16_model_is_refused(halves: dict[str, onnx.ModelProto]) -> None:
 
 
 def test_missing_onnx_names_the_gpu_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ganedit.half import _require_onnx
-
     monkeypatch.setitem(sys.modules, "onnx", None)
-    with pytest.raises(ImportError, match=r"ganedit\[gpu\]"):
-        _require_onnx()
+    with pytest.raises(ImportError, match=r"needs the onnx package: pip install 'ganedit\[gpu\]'"):
+        require_onnx()
 
 
 # --- numerics (CPU: emulated fp16 storage, and onnxruntime's upcasting CPU run) ---------------
@@ -224,7 +235,7 @@ def test_emulated_fp16_storage_within_2_levels_of_fp32(
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_fp16_graph_on_onnxruntime_cpu_within_2_levels_of_fp32(
+def test_fp16_weights_on_the_cpu_provider_within_2_levels_of_fp32(
     halves: dict[str, onnx.ModelProto], model_files: dict[str, Path], name: str
 ) -> None:
     """The CPU provider computes in float32 here: this checks the graph and its fp16 weights."""
@@ -284,26 +295,35 @@ def test_help_lists_half(command: str) -> None:
 @pytest.mark.skipif(HAS_CUDA, reason="this onnxruntime has a CUDA provider")
 def test_load_half_on_cuda_without_the_cuda_provider_is_a_clear_error(resnet_onnx: Path) -> None:
     with pytest.raises(GaneditError, match=r"no CUDA provider.*ganedit\[gpu\]"):
-        ganedit.load(resnet_onnx, half=True, device="cuda")
+        ganedit.load(resnet_onnx, variant=HALF, device="cuda")
 
 
-def test_load_half_is_checked_before_the_model_is_looked_up() -> None:
+def test_load_half_on_the_cpu_is_refused_before_a_zoo_model_downloads(
+    monkeypatch: pytest.MonkeyPatch, ganedit_home: Path
+) -> None:
+    # Port 1 refuses connections: a download attempt would fail with another message.
+    entry = ZooEntry(
+        name="far", task="translate", family="cyclegan", url="http://127.0.0.1:1/f.pth"
+    )
+    monkeypatch.setattr(ganedit.zoo, "default_registry", lambda: ModelRegistry([entry]))
     with pytest.raises(GaneditError, match="--half needs a CUDA device"):
-        ganedit.load("no-such-model", half=True, device="cpu")
+        ganedit.load("far", variant=HALF, device="cpu")
+    assert list(ganedit_home.iterdir()) == []
 
 
 @pytest.fixture
-def cuda_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let ``half=True`` through on the CPU so that the CUDA path runs here (the CPU provider
-    runs the float16 model in float32)."""
+def fp16_on_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let ``half`` through on the CPU, so that the conversion and caching run here. The CPU
+    provider then runs the float16 model in float32: only weight rounding shows (the ``gpu``
+    tests below check the real thing)."""
     monkeypatch.setattr(ganedit.loading, "check_fp16_providers", lambda providers: None)
 
 
-@pytest.mark.usefixtures("cuda_accepted")
+@pytest.mark.usefixtures("fp16_on_the_cpu")
 def test_load_half_converts_once_into_the_cache(
     resnet_onnx: Path, ganedit_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = ganedit.load(resnet_onnx, half=True, device="cpu")
+    first = ganedit.load(resnet_onnx, variant=HALF, device="cpu")
     assert first.path.parent == ganedit_home / "converted"
     assert first.path.name.startswith(f"{resnet_onnx.stem}-")
     assert first.path.name.endswith(".fp16.onnx")
@@ -313,29 +333,79 @@ def test_load_half_converts_once_into_the_cache(
     def no_conversion(*args: object, **kwargs: object) -> None:
         raise AssertionError("converted again")
 
-    monkeypatch.setattr("ganedit.half.to_half", no_conversion)
-    second = ganedit.load(resnet_onnx, half=True, device="cpu")
+    monkeypatch.setattr("ganedit.export.half.to_half", no_conversion)
+    second = ganedit.load(resnet_onnx, variant=HALF, device="cpu")
     assert second.path == first.path
     assert second.path.stat().st_mtime_ns == stamp
     assert list((ganedit_home / "converted").glob(".*.tmp")) == []
 
 
-@pytest.mark.usefixtures("cuda_accepted")
-def test_load_half_model_matches_fp32_within_2_levels(resnet_onnx: Path) -> None:
+@pytest.mark.usefixtures("fp16_on_the_cpu")
+def test_loaded_fp16_weights_on_the_cpu_provider_within_2_levels_of_fp32(
+    resnet_onnx: Path,
+) -> None:
     image = to_uint8(photo(40, 56))
     fp32 = ganedit.load(resnet_onnx, device="cpu")(image)
-    fp16 = ganedit.load(resnet_onnx, half=True, device="cpu")(image)
+    fp16 = ganedit.load(resnet_onnx, variant=HALF, device="cpu")(image)
     assert fp16.dtype == np.uint8 and fp16.shape == fp32.shape
     assert levels(fp32, fp16) <= 2
 
 
-@pytest.mark.usefixtures("cuda_accepted")
+@pytest.mark.usefixtures("fp16_on_the_cpu")
 def test_load_half_cache_follows_the_source_content(resnet_onnx: Path, tmp_path: Path) -> None:
     copy = tmp_path / resnet_onnx.name
     copy.write_bytes(resnet_onnx.read_bytes())
-    same = ganedit.load(copy, half=True, device="cpu").path
-    assert same == ganedit.load(resnet_onnx, half=True, device="cpu").path
+    same = ganedit.load(copy, variant=HALF, device="cpu").path
+    assert same == ganedit.load(resnet_onnx, variant=HALF, device="cpu").path
     model = onnx.load(str(copy))
     model.doc_string = "changed"
     onnx.save(model, str(copy))
-    assert ganedit.load(copy, half=True, device="cpu").path != same
+    assert ganedit.load(copy, variant=HALF, device="cpu").path != same
+
+
+# --- on a GPU (deselected by default: pytest -m gpu) ---------------------------------------------
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_cuda_session_runs_through_io_binding_like_torch(
+    resnet_onnx: Path, resnet_module: nn.Module
+) -> None:
+    import torch
+
+    model = ganedit.load(resnet_onnx, device="cuda")
+    assert model.on_gpu and model.session.bind_device == "cuda"
+    batch = np.random.default_rng(0).uniform(-1, 1, (2, 3, 32, 40)).astype(np.float32)
+    with torch.no_grad():
+        expected = resnet_module(torch.from_numpy(batch)).numpy()
+    got = model.session.run_bound(batch, "cuda")
+    np.testing.assert_allclose(got, expected, atol=5e-3)  # cuDNN may use TF32 convolutions
+    np.testing.assert_array_equal(model.run_batch(batch), got)  # run() is the bound path
+
+
+@pytest.mark.gpu
+@needs_cuda
+@pytest.mark.parametrize("name", ["resnet", "srvgg_x4"])
+def test_load_half_on_cuda_within_2_levels_of_fp32(model_files: dict[str, Path], name: str) -> None:
+    image = to_uint8(photo(40, 56))
+    fp32 = ganedit.load(model_files[name], device="cuda")
+    fp16 = ganedit.load(model_files[name], variant=HALF, device="cuda")
+    assert fp16.on_gpu and fp16.card.extra["precision"] == "fp16"
+    if fp16.card.task == "upscale":
+        fp32, fp16 = fp32.with_options(tile=0), fp16.with_options(tile=0)
+    expected, got = fp32(image), fp16(image)
+    assert got.dtype == np.uint8 and got.shape == expected.shape
+    assert levels(expected, got) <= 2
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_TENSORRT, reason="onnxruntime has no TensorRT provider here")
+def test_tensorrt_sessions_cache_engines_under_ganedit_home(
+    resnet_onnx: Path, ganedit_home: Path
+) -> None:
+    model = ganedit.load(resnet_onnx, device="cuda")
+    assert model.providers[0] == "TensorrtExecutionProvider"
+    options = model.session.ort.get_provider_options()["TensorrtExecutionProvider"]
+    assert options["trt_engine_cache_enable"] == "1"
+    assert options["trt_engine_cache_path"] == str(ganedit_home / "tensorrt")
+    assert options["trt_timing_cache_path"] == str(ganedit_home / "tensorrt")

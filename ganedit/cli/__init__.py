@@ -78,7 +78,3 @@ main.add_command(
         context_settings=CONTEXT,
     )
 )
-
-
-if __name__ == "__main__":
-    main()

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -19,9 +20,11 @@ from click.testing import CliRunner
 from PIL import Image, ImageCms
 
 import ganedit
-from ganedit import FolderSettings, Report, Translator, process_folder
+from ganedit import FolderSettings, ModelCard, Report, Translator, process_folder
+from ganedit._files import TEMP_GLOB
 from ganedit.cli import main
-from ganedit.imageio import TEMP_GLOB
+from ganedit.model import WorkItem
+from ganedit.pipeline import auto_workers
 
 ORIENTATION = 0x0112
 MAKE = 0x010F
@@ -448,14 +451,14 @@ def test_a_model_failure_fails_only_its_batch(
     resnet_onnx: Path, clean_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = ganedit.load(resnet_onnx, device="cpu")
-    real = model.run_prepared
+    real = model.run_items
 
-    def fail_on_wide(items):  # type: ignore[no-untyped-def]
-        if items[0].width == 53:
+    def fail_on_wide(items: list[WorkItem]) -> list[object]:
+        if items[0].image.width == 53:
             raise RuntimeError("out of memory")
         return real(items)
 
-    monkeypatch.setattr(model, "run_prepared", fail_on_wide)
+    monkeypatch.setattr(model, "run_items", fail_on_wide)
     report = process_folder(model, [clean_folder], tmp_path / "out")
     assert {r.source.name for r in report.failed} == {"img1.png", "img3.png"}
     assert all(r.reason == "model failed on this image: out of memory" for r in report.failed)
@@ -553,6 +556,7 @@ def test_cli_batch_size_three_gives_identical_pixels(
 # --- an interrupted run -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_run_killed_with_sigkill_resumes_to_complete_outputs(
     resnet_onnx: Path, tmp_path: Path
 ) -> None:
@@ -601,44 +605,56 @@ def test_temporaries_of_a_live_concurrent_job_are_left_alone(
 # --- worker threads ----------------------------------------------------------------------------
 
 
-def test_workers_default_to_two_on_the_cpu(resnet_translator: Translator) -> None:
-    from ganedit.pipeline import auto_workers
+class _Device:
+    """A Session that only says where it runs (the worker count reads nothing else)."""
 
+    providers: ClassVar[list[str]] = ["stub"]
+    is_network = True
+
+    def __init__(self, on_gpu: bool):
+        self.on_gpu = on_gpu
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return batch
+
+
+def _model_on(*, gpu: bool) -> Translator:
+    card = ModelCard(name="stub", task="translate", arch="stub")
+    return Translator(_Device(gpu), card, Path("stub"))
+
+
+def test_workers_default_to_auto() -> None:
     assert FolderSettings().workers is None
+
+
+@pytest.mark.parametrize("cores", [1, 2, 4, 16, 64, None])
+def test_workers_are_two_on_the_cpu_whatever_the_cores(
+    monkeypatch: pytest.MonkeyPatch, cores: int | None
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert auto_workers(_model_on(gpu=False)) == 2
+
+
+def test_the_tiny_exported_model_runs_on_the_cpu_with_two_workers(
+    resnet_translator: Translator,
+) -> None:
     assert not resnet_translator.on_gpu
     assert auto_workers(resnet_translator) == 2
 
 
-@pytest.mark.parametrize(("cpus", "expected"), [(16, 8), (6, 4), (3, 2), (None, 2)])
-def test_workers_grow_with_the_cores_on_a_gpu(
-    resnet_translator: Translator, monkeypatch: pytest.MonkeyPatch, cpus: int | None, expected: int
-) -> None:
-    from ganedit import pipeline
-
-    monkeypatch.setattr(Translator, "on_gpu", property(lambda self: True))
-    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: cpus)
-    assert pipeline.auto_workers(resnet_translator) == expected
-
-
 @pytest.mark.parametrize(
-    ("providers", "on_gpu"),
-    [
-        (["CUDAExecutionProvider", "CPUExecutionProvider"], True),
-        (["TensorrtExecutionProvider", "CUDAExecutionProvider"], True),
-        (["CPUExecutionProvider"], False),
-        (["torch:cuda:fp16"], True),
-        (["torch:cuda:0:fp32"], True),
-        (["torch:cpu:fp32"], False),
-    ],
+    ("cores", "expected"),
+    [(1, 2), (2, 2), (3, 2), (4, 2), (5, 3), (6, 4), (10, 8), (16, 8), (64, 8), (None, 2)],
 )
-def test_on_gpu_reads_the_first_provider(
-    resnet_translator: Translator,
-    monkeypatch: pytest.MonkeyPatch,
-    providers: list[str],
-    on_gpu: bool,
+def test_workers_on_a_gpu_grow_with_the_cores_within_two_to_eight(
+    monkeypatch: pytest.MonkeyPatch, cores: int | None, expected: int
 ) -> None:
-    monkeypatch.setattr(Translator, "providers", property(lambda self: providers))
-    assert resnet_translator.on_gpu is on_gpu
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    workers = auto_workers(_model_on(gpu=True))
+    assert workers == expected
+    assert 2 <= workers <= 8
+    if cores is not None and cores >= 4:
+        assert workers <= cores - 2  # two cores stay free for the runner and the device feed
 
 
 def test_zero_workers_is_rejected() -> None:

@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
+from upscale_helpers import exported_models
 
 import ganedit.zoo
 from ganedit.cli import main
+from ganedit.session import OrtSession
 from ganedit.zoo import ModelCache, ModelRegistry, ZooEntry
 
 
@@ -45,6 +47,30 @@ def images(tmp_path: Path) -> Path:
     for name, (h, w) in {"a.png": (20, 20), "b.png": (37, 53), "c.jpg": (20, 20)}.items():
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(root / name)
     return root
+
+
+@pytest.fixture(scope="session")
+def srvgg_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny x4 upscaling model (SRVGGNetCompact) as .onnx."""
+    return exported_models(tmp_path_factory)["srvgg_x4"]
+
+
+@pytest.fixture
+def hole(tmp_path: Path) -> Path:
+    """A 20x20 mask with a small white hole (for inpainting the 20x20 images)."""
+    mask = np.zeros((20, 20), np.uint8)
+    mask[8:12, 8:12] = 255
+    path = tmp_path / "hole.png"
+    Image.fromarray(mask).save(path)
+    return path
+
+
+@pytest.fixture
+def unreachable_zoo(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A zoo whose one model would download from a refusing loopback port (nothing reachable)."""
+    entry = ZooEntry(name="far", task="upscale", family="esr", url="http://127.0.0.1:1/far.pth")
+    monkeypatch.setattr(ganedit.zoo, "default_registry", lambda: ModelRegistry([entry]))
+    return entry.name
 
 
 @pytest.fixture
@@ -94,26 +120,91 @@ def test_a_failed_file_exits_one(
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.jpg"]
 
 
-@pytest.mark.parametrize("command", ["upscale", "inpaint"])
+@pytest.mark.parametrize(
+    ("command", "task", "refusal"),
+    [
+        ("translate", "upscale", "is an upscale model, not translate: use `ganedit upscale`"),
+        ("translate", "inpaint", "is an inpaint model, not translate: use `ganedit inpaint`"),
+        ("upscale", "translate", "is a translate model, not upscale: use `ganedit translate`"),
+        ("upscale", "inpaint", "is an inpaint model, not upscale: use `ganedit inpaint`"),
+        ("inpaint", "translate", "is a translate model, not inpaint: use `ganedit translate`"),
+        ("inpaint", "upscale", "is an upscale model, not inpaint: use `ganedit upscale`"),
+    ],
+)
 def test_a_model_of_another_task_exits_two_naming_its_command(
-    resnet_onnx: Path, images: Path, tmp_path: Path, command: str
+    resnet_onnx: Path,
+    srvgg_onnx: Path,
+    images: Path,
+    hole: Path,
+    tmp_path: Path,
+    command: str,
+    task: str,
+    refusal: str,
 ) -> None:
-    extra = ["--mask", str(images / "a.png")] if command == "inpaint" else []
+    model = {"translate": str(resnet_onnx), "upscale": str(srvgg_onnx), "inpaint": "cv2-telea"}
+    extra = ["--mask", str(hole)] if command == "inpaint" else []
     out = tmp_path / "out"
-    result = _invoke(command, str(resnet_onnx), str(images), "-o", str(out), *extra)
+    result = _invoke(command, model[task], str(images), "-o", str(out), *extra)
     assert result.exit_code == 2, result.output
-    assert f"is a translate model, not {command}: use `ganedit translate`" in result.output
+    assert f"Error: {model[task]} {refusal}" in result.stderr
     assert not out.exists()
 
 
-@pytest.mark.parametrize(("flags", "fsyncs"), [((), 6), (("--no-fsync",), 0)])
+@pytest.fixture
+def squares(tmp_path: Path) -> Path:
+    """Three 20x20 images, the size of ``hole``."""
+    root = tmp_path / "squares"
+    root.mkdir()
+    rng = np.random.default_rng(1)
+    for name in ("a.png", "b.png", "c.jpg"):
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / name)
+    return root
+
+
+@pytest.mark.parametrize("command", ["translate", "upscale", "inpaint"])
+def test_every_folder_command_takes_a_batch_size(
+    resnet_onnx: Path, srvgg_onnx: Path, squares: Path, hole: Path, tmp_path: Path, command: str
+) -> None:
+    model, extra = {
+        "translate": (str(resnet_onnx), []),
+        "upscale": (str(srvgg_onnx), []),
+        "inpaint": ("cv2-telea", ["--mask", str(hole)]),
+    }[command]
+    out = tmp_path / "out"
+    result = _invoke(command, model, str(squares), "-o", str(out), "--batch-size", "2", *extra)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.jpg"]
+
+
+def test_upscale_tile_options_are_checked_before_the_model_loads(
+    unreachable_zoo: str, images: Path, tmp_path: Path, ganedit_home: Path
+) -> None:
+    args = [unreachable_zoo, str(images), "-o", str(tmp_path / "out")]
+    result = _invoke("upscale", *args, "--tile", "20", "--tile-overlap", "16")
+    assert result.exit_code == 2, result.output
+    assert "tile 20 is too small for overlap 16" in result.output
+    assert list(ganedit_home.iterdir()) == []  # nothing downloaded
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_mask_path_is_refused_before_the_model_loads(
+    unreachable_zoo: str, images: Path, tmp_path: Path, ganedit_home: Path
+) -> None:
+    args = [unreachable_zoo, str(images), "-o", str(tmp_path / "out")]
+    result = _invoke("inpaint", *args, "--mask", str(tmp_path / "no-masks"))
+    assert result.exit_code == 2, result.output
+    assert "'--mask': Path" in result.output and "does not exist" in result.output
+    assert list(ganedit_home.iterdir()) == []
+
+
+@pytest.mark.parametrize(("flags", "per_output"), [((), 2), (("--no-fsync",), 0)])
 def test_no_fsync_writes_the_outputs_without_fsync(
     resnet_onnx: Path,
     images: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     flags: tuple[str, ...],
-    fsyncs: int,
+    per_output: int,
 ) -> None:
     from ganedit import _files
 
@@ -123,28 +214,27 @@ def test_no_fsync_writes_the_outputs_without_fsync(
     out = tmp_path / "out"
     result = _invoke("translate", str(resnet_onnx), str(images), "-o", str(out), *flags)
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.jpg"]
-    assert len(calls) == fsyncs  # file and folder for each of the 3 outputs, or none
+    outputs = sorted(p.name for p in out.iterdir())
+    assert outputs == ["a.png", "b.png", "c.jpg"]
+    assert len(calls) == per_output * len(outputs)  # the file's data and its folder entry
 
 
 def test_bucket_runs_two_sizes_in_one_batch_and_keeps_sizes(
     resnet_onnx: Path, images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ganedit import Translator
+    batches: list[tuple[int, ...]] = []
+    run = OrtSession.run
 
-    batches: list[list[tuple[int, ...]]] = []
-    run = Translator.run_prepared
+    def spy(self: OrtSession, batch: np.ndarray) -> np.ndarray:
+        batches.append(batch.shape)
+        return run(self, batch)
 
-    def spy(self: Translator, items: list) -> list:
-        batches.append([item.tensor.shape for item in items])
-        return run(self, items)
-
-    monkeypatch.setattr(Translator, "run_prepared", spy)
+    monkeypatch.setattr(OrtSession, "run", spy)
     out = tmp_path / "out"
     args = ("translate", str(resnet_onnx), str(images), "-o", str(out), "--batch-size", "3")
     result = _invoke(*args, "--bucket", "64")
     assert result.exit_code == 0, result.output
-    assert batches == [[(3, 64, 64)] * 3]  # 20x20 and 37x53 share the 64x64 bucket
+    assert batches == [(3, 3, 64, 64)]  # 20x20 and 37x53 share the 64x64 bucket
     for name, size in {"a.png": (20, 20), "b.png": (53, 37), "c.jpg": (20, 20)}.items():
         with Image.open(out / name) as image:
             assert image.size == size
@@ -267,6 +357,7 @@ def test_models_list_json_marks_nothing_cached_in_an_empty_home() -> None:
     rows = json.loads(result.stdout)
     assert {row["name"] for row in rows} >= {"horse2zebra", "edges2shoes"}
     assert not any(row["cached"] for row in rows)
+    assert {row["name"] for row in rows if row["builtin"]} == {"cv2-telea", "cv2-ns"}
 
 
 def test_models_list_marks_downloaded_models() -> None:
@@ -296,6 +387,23 @@ def test_models_info_reads_the_registry(ganedit_home: Path) -> None:
     assert fields["url"].endswith(".pth")
     assert fields["weights"].startswith(str(ganedit_home))
     assert fields["weights"].endswith("(not downloaded)")
+
+
+def test_models_info_of_a_builtin_baseline_says_there_is_nothing_to_download() -> None:
+    result = _invoke("models", "info", "cv2-telea")
+    assert result.exit_code == 0, result.output
+    fields = dict(line.split(":", 1) for line in result.stdout.splitlines())
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    assert (fields["name"], fields["task"], fields["family"]) == ("cv2-telea", "inpaint", "opencv")
+    assert fields["weights"] == "built in (nothing to download)"
+    assert "sha256" not in fields and "onnx" not in fields
+
+
+def test_models_pull_of_a_builtin_baseline_downloads_nothing(ganedit_home: Path) -> None:
+    result = _invoke("models", "pull", "cv2-telea", "-q")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "cv2-telea: built in, nothing to download"
+    assert list(ganedit_home.iterdir()) == []
 
 
 def test_models_info_on_an_onnx_prints_its_card(resnet_onnx: Path) -> None:

@@ -141,7 +141,7 @@ def _decode(path: Path) -> DecodedImage:
         if width * height > MAX_PIXELS:
             raise ImageError(
                 f"{path}: image is {width}x{height} = {width * height} pixels, more than "
-                f"ganedit's limit of {MAX_PIXELS} (ganedit.imageio.MAX_PIXELS); split or "
+                f"ganedit's limit of {MAX_PIXELS} (ganedit.imageio.decode.MAX_PIXELS); split or "
                 "downscale it first"
             )
         fmt = im.format or "UNKNOWN"

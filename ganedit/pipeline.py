@@ -2,7 +2,17 @@
 
 ::
 
-    walk ─► decode pool ─► runner (batches equal padded shapes) ─► encode pool ─► atomic write
+    walk ─► decode pool ─► runner (batches equal keys) ─► encode pool ─► atomic write
+            decode_image          model.run_items          model.finish
+            (+ the mask)          (the network)            encode_image
+            model.begin
+
+One image's way: :func:`plan_jobs` pairs it with its output path (and :class:`MaskSource` with
+its mask); a decode thread reads it (:func:`ganedit.imageio.decode_image`), builds an
+:class:`~ganedit.images.ImageIn` and calls the model's ``begin``; the runner groups items of
+equal ``key`` up to ``batch_size`` and calls ``run_items``; an encode thread calls ``finish`` and
+writes the result atomically (:func:`ganedit.imageio.encode_image`). The pipeline knows no task:
+a model that needs masks says so (``requires_mask``).
 
 Queues between the stages are bounded, so memory stays flat however many files there are. Each
 file fails on its own; the job goes on and the :class:`~ganedit.report.Report` lists failures.

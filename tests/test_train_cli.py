@@ -133,6 +133,26 @@ def test_data_list_names_the_reference_datasets_without_network(
     assert "unaligned" in result.output
 
 
+def test_data_download_unpacks_from_a_mirror_with_its_progress_bar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zipfile
+
+    from ganedit.train import datasets_download
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    png = tmp_path / "a.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(png)
+    with zipfile.ZipFile(mirror / "horse2zebra.zip", "w") as zf:
+        for side in ("trainA", "trainB"):
+            zf.write(png, f"horse2zebra/{side}/0.png")
+    monkeypatch.setitem(datasets_download.BASE_URLS, "cyclegan", mirror.as_uri())
+    result = _invoke("data", "download", "horse2zebra", "-o", tmp_path / "datasets")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "datasets" / "horse2zebra" / "trainB" / "0.png").is_file()
+
+
 # ------------------------------------------------------------------------------- usage errors
 @pytest.mark.parametrize("recipe", ["cyclegan", "pix2pix"])
 @pytest.mark.parametrize("given", ["nothing", "data", "out"])

@@ -435,12 +435,12 @@ def data_list() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def data_download(name: str, out: Path, quiet: bool) -> None:
     """Download and safely unpack a reference dataset (see `ganedit data list`)."""
-    from ganedit.cli import _download_bar
+    from ganedit.cli._shared import download_bar
 
     from .datasets_download import download_dataset
 
     try:
-        path = download_dataset(name, out, progress=_download_bar(not quiet))
+        path = download_dataset(name, out, progress=download_bar(not quiet))
     except GaneditError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1 if isinstance(exc, OSError) else 2)

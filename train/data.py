@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
+from ganedit.codec import to_unit
 from ganedit.imageio import decode_image
 
 from .data_layout import (
@@ -197,20 +197,6 @@ class _PairDataset(Dataset[dict[str, Any]]):
         return TF.resize(image, list(size), interpolation=InterpolationMode.BICUBIC, antialias=True)
 
 
-def _to_unit(pixels: np.ndarray) -> np.ndarray:
-    """16-bit (or float) pixels as float32 in ``[0, 1]``: ``uint16 / 65535``; floats as they are.
-
-    Divides as the training data has always been read, so that runs stay bit-identical;
-    ``ganedit.codec.to_unit`` multiplies by ``1 / 65535`` instead, which differs in the last bit
-    for 512 of the 65536 values.
-    """
-    if pixels.dtype == np.uint16:
-        return pixels.astype(np.float32) / np.float32(65535)
-    if np.issubdtype(pixels.dtype, np.floating):
-        return pixels.astype(np.float32, copy=False)
-    raise TypeError(f"expected uint8, uint16 or float pixels, got dtype {pixels.dtype}")
-
-
 def _load(path: Path, channels: int) -> torch.Tensor:
     """An image file as ``(channels, H, W)``: uint8, or float32 in [0, 1] for 16-bit files.
 
@@ -219,7 +205,7 @@ def _load(path: Path, channels: int) -> torch.Tensor:
     """
     color = decode_image(path).color  # raises ImageError naming the file
     if color.dtype != "uint8":
-        color = _to_unit(color)
+        color = to_unit(color)  # the codec's rule, as the runtime feeds networks
     color = color.transpose(2, 0, 1)
     image = torch.from_numpy(color.copy() if not color.flags.writeable else color).contiguous()
     if image.shape[0] == channels:

@@ -14,6 +14,7 @@ import onnxruntime as ort
 import torch
 
 from ganedit.card import METADATA_KEY, ModelCard
+from ganedit.codec import padded_size
 from ganedit.errors import GaneditError
 
 __all__ = ["DEFAULT_OPSET", "ExportError", "ExportResult", "export_onnx", "verify_onnx"]
@@ -47,9 +48,9 @@ class ExportResult:
 
 
 def _verify_shapes(card: ModelCard) -> tuple[tuple[int, int, int, int], ...]:
-    # Two shapes, batch 1 and batch 2 at another size, so that the dynamic axes are exercised.
-    base = max(card.size_multiple, card.min_size, 32)
-    side = -(-base // card.size_multiple) * card.size_multiple
+    # Two shapes, batch 1 and batch 2 at another size, so that the dynamic axes are exercised;
+    # the first is what the runtime would run a 32-pixel image at (the codec's padded size).
+    side = padded_size(32, card)
     channels = card.in_channels + (1 if card.mask is not None else 0)
     return (
         (1, channels, side, side),

@@ -238,26 +238,56 @@ def to_half(
         >>> onnx.save(half, "h2z.fp16.onnx")  # doctest: +SKIP
     """
     onnx = require_onnx()
-    FLOAT, FLOAT16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
     _check_convertible(model)
     types = value_types(model)
     out = onnx.ModelProto()
     out.CopyFrom(model)
-    graph = out.graph
-    keep = frozenset(keep_fp32_ops)
-    opset = {o.domain or "": o.version for o in out.opset_import}
+    plan = _plan(out, types, frozenset(keep_fp32_ops))
+    _convert_sources(out.graph, plan)
+    renamed = _rename_outputs(out.graph, plan)
+    _insert_casts(out.graph, plan, renamed)
+    for info in out.graph.value_info:  # the recorded types of intermediate values
+        if info.type.HasField("tensor_type") and info.name in plan.dtype:
+            info.type.tensor_type.elem_type = plan.dtype[info.name]
+    kept = {n.op_type for n in out.graph.node if n.op_type in plan.keep}
+    for prop in out.metadata_props:
+        if prop.key == METADATA_KEY:
+            prop.value = _mark_fp16(prop.value, kept)
+    check_fp16_model(out)
+    return out
+
+
+@dataclasses.dataclass
+class _Plan:
+    """What :func:`to_half` decided: each node's slots and each float value's element type."""
+
+    keep: frozenset[str]  # op types that run in float32
+    slots: list[_Slots]  # per node, in graph order
+    dtype: dict[str, int]  # value name -> FLOAT or FLOAT16
+
+    def wanted(self, node: onnx.NodeProto, follows: bool) -> int:
+        """The type ``node`` wants at an input whose type follows its precision (or not)."""
+        onnx = require_onnx()
+        low = node.op_type not in self.keep
+        return onnx.TensorProto.FLOAT16 if low and follows else onnx.TensorProto.FLOAT
+
+
+def _plan(model: onnx.ModelProto, types: dict[str, int], keep: frozenset[str]) -> _Plan:
+    """Phase 1: what each node wants at each float input, and what every value becomes."""
+    onnx = require_onnx()
+    FLOAT, FLOAT16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
+    graph = model.graph
+    opset = {o.domain or "": o.version for o in model.opset_import}
 
     def is_float(name: str) -> bool:
         return bool(name) and types.get(name) == FLOAT
 
-    # 1. What each node wants at each float input, and what its outputs become.
-    slots: list[_Slots] = []
-    dtype: dict[str, int] = {}
+    plan = _Plan(keep=keep, slots=[], dtype={})
     wants: dict[str, set[int]] = {}
     for node in graph.node:
         floats = {i for i, name in enumerate(node.input) if is_float(name)}
         slot = _slots(node, opset, floats)
-        slots.append(slot)
+        plan.slots.append(slot)
         low = node.op_type not in keep
         for index, follows in slot.inputs.items():
             name = node.input[index]
@@ -265,7 +295,7 @@ def to_half(
                 wants.setdefault(name, set()).add(FLOAT16 if low and follows else FLOAT)
         for index, name in enumerate(node.output):
             if is_float(name) and node.op_type not in _SOURCE_OPS:
-                dtype[name] = FLOAT16 if low and index in slot.outputs else FLOAT
+                plan.dtype[name] = FLOAT16 if low and index in slot.outputs else FLOAT
     for info in graph.output:
         wants.setdefault(info.name, set()).add(FLOAT)
 
@@ -275,22 +305,29 @@ def to_half(
 
     for tensor in graph.initializer:
         if tensor.data_type == FLOAT:
-            dtype[tensor.name] = source_type(tensor.name)
+            plan.dtype[tensor.name] = source_type(tensor.name)
     for node in graph.node:
         if node.op_type in _SOURCE_OPS:
             for name in node.output:
                 if is_float(name):
-                    dtype[name] = FLOAT if node.op_type in keep else source_type(name)
+                    plan.dtype[name] = FLOAT if node.op_type in keep else source_type(name)
     for info in graph.input:
         if is_float(info.name):
-            dtype[info.name] = FLOAT
+            plan.dtype[info.name] = FLOAT
+    return plan
 
-    # 2. Weights and constants.
+
+def _convert_sources(graph: onnx.GraphProto, plan: _Plan) -> None:
+    """Phase 2: weights, constants and Casts whose result is float16 become float16."""
+    import numpy as np
+
+    onnx = require_onnx()
+    FLOAT16 = onnx.TensorProto.FLOAT16
     for i, tensor in enumerate(graph.initializer):
-        if dtype.get(tensor.name) == FLOAT16:
+        if plan.dtype.get(tensor.name) == FLOAT16:
             graph.initializer[i].CopyFrom(_to_fp16_tensor(tensor))
     for node in graph.node:
-        if not (node.output and dtype.get(node.output[0]) == FLOAT16):
+        if not (node.output and plan.dtype.get(node.output[0]) == FLOAT16):
             continue
         if node.op_type == "Cast":
             for attr in node.attribute:
@@ -301,8 +338,6 @@ def to_half(
                 if attr.name == "value":
                     attr.t.CopyFrom(_to_fp16_tensor(attr.t))
                 elif attr.name in ("value_float", "value_floats"):
-                    import numpy as np
-
                     values = np.asarray(
                         attr.f if attr.name == "value_float" else list(attr.floats), np.float32
                     )
@@ -313,11 +348,16 @@ def to_half(
                         )
                     )
 
-    # 3. Graph outputs computed in float16 get a Cast back to float32.
+
+def _rename_outputs(graph: onnx.GraphProto, plan: _Plan) -> dict[str, str]:
+    """Phase 3: graph outputs computed in float16 are renamed, to get a Cast back to float32
+    under their own name; returns old name -> float16 name."""
+    onnx = require_onnx()
+    FLOAT, FLOAT16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
     names = UniqueNames(graph)
     renamed: dict[str, str] = {}
     for info in graph.output:
-        if dtype.get(info.name) == FLOAT16:
+        if plan.dtype.get(info.name) == FLOAT16:
             renamed[info.name] = names.new(f"{info.name}_fp16")
     for node in graph.node:
         for i, name in enumerate(node.output):
@@ -327,21 +367,27 @@ def to_half(
             if name in renamed:
                 node.input[i] = renamed[name]
     for old, new in renamed.items():
-        dtype[new] = FLOAT16
-        dtype[old] = FLOAT
+        plan.dtype[new] = FLOAT16
+        plan.dtype[old] = FLOAT
+    return renamed
 
-    # 4. Casts where a value's type differs from what its consumer wants, placed just before
-    # the first consumer so that the node order stays topological.
+
+def _insert_casts(graph: onnx.GraphProto, plan: _Plan, renamed: dict[str, str]) -> None:
+    """Phase 4: a Cast where a value's type differs from what its consumer wants, placed just
+    before the first consumer so that the node order stays topological; then the Casts of the
+    renamed outputs back to float32."""
+    onnx = require_onnx()
+    FLOAT, FLOAT16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
+    names = UniqueNames(graph)
     casts: dict[tuple[str, int], str] = {}
     nodes: list[onnx.NodeProto] = []
-    for node, slot in zip(list(graph.node), slots, strict=True):
-        low = node.op_type not in keep
+    for node, slot in zip(list(graph.node), plan.slots, strict=True):
         for index, follows in slot.inputs.items():
             name = node.input[index]
-            if follows is None or name not in dtype:
+            if follows is None or name not in plan.dtype:
                 continue
-            want = FLOAT16 if low and follows else FLOAT
-            if dtype[name] == want:
+            want = plan.wanted(node, follows)
+            if plan.dtype[name] == want:
                 continue
             key = (name, want)
             if key not in casts:
@@ -360,18 +406,6 @@ def to_half(
         )
     del graph.node[:]
     graph.node.extend(nodes)
-
-    # 5. Recorded types of intermediate values.
-    for info in graph.value_info:
-        if info.type.HasField("tensor_type") and info.name in dtype:
-            info.type.tensor_type.elem_type = dtype[info.name]
-
-    kept = {n.op_type for n in graph.node if n.op_type in keep}
-    for prop in out.metadata_props:
-        if prop.key == METADATA_KEY:
-            prop.value = _mark_fp16(prop.value, kept)
-    check_fp16_model(out)
-    return out
 
 
 def check_fp16_model(model: onnx.ModelProto) -> None:

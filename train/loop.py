@@ -252,14 +252,24 @@ def train(
         shutdown_distributed(dist)
 
 
-def _train(
-    config: TrainConfig,
-    *,
-    resume: bool,
-    callbacks: tuple[StepCallback, ...],
-    stream: TextIO,
-    dist: DistInfo,
-) -> Path:
+@dataclasses.dataclass
+class _Run:
+    """A built run: what the loop needs, in the order it was made (see :func:`_build`)."""
+
+    config: TrainConfig
+    run_dir: Path
+    device: torch.device
+    dist: DistInfo
+    log: _Logger
+    dataset: Any
+    sampler: EpochSampler
+    recipe: Recipe
+    schedulers: dict[str, Any]
+
+
+def _build(config: TrainConfig, *, resume: bool, stream: TextIO, dist: DistInfo) -> _Run:
+    """The run directory, logger, seeds, data, networks and schedules of a run (in this order:
+    the seeds are set before anything random is built)."""
     device = resolve_device(config.run.device, dist.local_rank)
     if config.run.amp and device.type != "cuda":
         raise GaneditError("--amp (float16 mixed precision) needs a CUDA device")
@@ -271,7 +281,6 @@ def _train(
     seed = config.run.seed
     _seed_everything(seed + dist.rank)
 
-    data = config.data
     recipe_type = RECIPES[config.recipe]
     dataset = recipe_type.build_dataset(config, seed)
     # (epoch, index) keys: each sample's random choices follow from them, in any worker.
@@ -302,43 +311,70 @@ def _train(
         )
         for name, opt in recipe.optimizers.items()
     }
-    progress = Progress()
-    if resume:
-        latest = latest_checkpoint(run_dir)
-        if latest is None:
-            log.note(f"{run_dir} has no checkpoint yet: starting from step 0")
-        else:
-            progress = load_checkpoint(latest, recipe, schedulers)
-            if dist.rank != 0:
-                # The checkpoint holds rank 0's random state; other ranks get fresh streams,
-                # apart from rank 0's and from their own earlier ones.
-                _seed_everything(seed + dist.rank + progress.step)
-            log.note(f"resumed {run_dir} at step {progress.step} (epoch {progress.epoch + 1})")
+    return _Run(config, run_dir, device, dist, log, dataset, sampler, recipe, schedulers)
 
+
+def _resume(run: _Run) -> Progress:
+    """Where a resumed run starts: its latest checkpoint's progress (networks, optimisers,
+    schedules and random state restored), or step 0 when it has none yet."""
+    latest = latest_checkpoint(run.run_dir)
+    if latest is None:
+        run.log.note(f"{run.run_dir} has no checkpoint yet: starting from step 0")
+        return Progress()
+    progress = load_checkpoint(latest, run.recipe, run.schedulers)
+    if run.dist.rank != 0:
+        # The checkpoint holds rank 0's random state; other ranks get fresh streams,
+        # apart from rank 0's and from their own earlier ones.
+        _seed_everything(run.config.run.seed + run.dist.rank + progress.step)
+    run.log.note(f"resumed {run.run_dir} at step {progress.step} (epoch {progress.epoch + 1})")
+    return progress
+
+
+def _train(
+    config: TrainConfig,
+    *,
+    resume: bool,
+    callbacks: tuple[StepCallback, ...],
+    stream: TextIO,
+    dist: DistInfo,
+) -> Path:
+    run = _build(config, resume=resume, stream=stream, dist=dist)
+    progress = _resume(run) if resume else Progress()
+    _run_epochs(run, progress, callbacks)
+    run.log.close()
+    return run.run_dir
+
+
+def _run_epochs(run: _Run, progress: Progress, callbacks: tuple[StepCallback, ...]) -> None:
+    """Train from ``progress`` to the last epoch (or ``max_steps``, or a stop request), with
+    logs, samples and checkpoints on their schedules; always ends with a checkpoint."""
+    config, data, dist, recipe, log = run.config, run.config.data, run.dist, run.recipe, run.log
     total_epochs = config.optim.epochs + config.optim.epochs_decay
     max_steps = config.run.max_steps
-    steps_per_epoch = -(-sampler.num_samples // data.batch_size)
+    steps_per_epoch = -(-run.sampler.num_samples // data.batch_size)
     total_steps = min(max_steps or 10**12, total_epochs * steps_per_epoch)
     recipe.train()
     log.note(
-        f"{config.recipe}: {len(dataset)} training samples, {sampler.num_samples} per process, "
-        f"batch {data.batch_size}, {total_epochs} epochs, device {device}"
+        f"{config.recipe}: {len(run.dataset)} training samples, {run.sampler.num_samples} per "
+        f"process, batch {data.batch_size}, {total_epochs} epochs, device {run.device}"
         + (f", {dist.world_size} processes" if dist.enabled else "")
     )
 
     def save() -> None:
         if dist.is_main:
-            path = save_checkpoint(run_dir, recipe, schedulers, progress, keep=config.run.keep)
+            path = save_checkpoint(
+                run.run_dir, recipe, run.schedulers, progress, keep=config.run.keep
+            )
             log.note(f"saved {path}")
 
     def done() -> bool:
         return max_steps is not None and progress.step >= max_steps
 
-    loader = _loader(dataset, sampler, config, device)
+    loader = _loader(run.dataset, run.sampler, config, run.device)
     with _StopRequest() as stop:
         while progress.epoch < total_epochs and not done():
             done_samples = progress.batch_in_epoch * data.batch_size
-            sampler.set_epoch(progress.epoch, skip=min(done_samples, sampler.num_samples))
+            run.sampler.set_epoch(progress.epoch, skip=min(done_samples, run.sampler.num_samples))
             for batch in loader:
                 losses = recipe.step(batch)
                 progress.step += 1
@@ -351,7 +387,7 @@ def _train(
                     lr = recipe.optimizers["G"].param_groups[0]["lr"]
                     log.losses(progress, losses, lr, data.batch_size * dist.world_size)
                 if dist.is_main and step % config.run.sample_every == 0:
-                    grid = save_sample_grid(recipe.visuals, run_dir / "samples", step)
+                    grid = save_sample_grid(recipe.visuals, run.run_dir / "samples", step)
                     log.image("samples", grid, step)
                 if done() or stop.requested:
                     break
@@ -364,12 +400,10 @@ def _train(
                     # A run resumed at an epoch's end steps its schedulers before this process
                     # has stepped an optimiser; across the whole run the order is right.
                     warnings.filterwarnings("ignore", "Detected call of `lr_scheduler")
-                    for scheduler in schedulers.values():
+                    for scheduler in run.schedulers.values():
                         scheduler.step()
                 continue
             break
         save()
         if stop.requested:
-            log.note(f"stopped at step {progress.step}; continue with --resume {run_dir}")
-    log.close()
-    return run_dir
+            log.note(f"stopped at step {progress.step}; continue with --resume {run.run_dir}")

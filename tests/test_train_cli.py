@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
@@ -32,6 +33,7 @@ from train_helpers import (  # noqa: E402
 import ganedit  # noqa: E402
 from ganedit.archs import ResnetGenerator, load_generator  # noqa: E402
 from ganedit.cli import main  # noqa: E402
+from ganedit.train.cli_options import in_help_order  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -117,6 +119,35 @@ def test_recipe_help_shows_the_reference_defaults(recipe: str, defaults: list[st
     output = _invoke("train", recipe, "--help").output
     for text in [*defaults, "--resume", "--max-steps", "--keep", "--amp"]:
         assert text in output
+
+
+def _two_options() -> click.Command:
+    @click.command()
+    @click.option("--a")
+    @click.option("--b")
+    def command(a: str | None, b: str | None) -> None:
+        pass
+
+    return command
+
+
+def test_help_order_puts_the_options_in_its_order() -> None:
+    command = in_help_order("--b", "--a")(_two_options())
+    assert [param.opts[0] for param in command.params] == ["--b", "--a"]
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ("--a", r"missing \['--b'\]"),
+        ("--a --b --c", r"unknown \['--c'\]"),
+        ("--a --b --a", "given 3 names"),
+    ],
+    ids=["missing", "unknown", "twice"],
+)
+def test_help_order_must_name_each_option_once(layout: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        in_help_order(layout)(_two_options())
 
 
 def test_data_list_names_the_reference_datasets_without_network(

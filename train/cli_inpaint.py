@@ -7,18 +7,22 @@ from typing import Literal
 
 import click
 
+from ganedit.cli._shared import option_group
+
 from .cli_options import (
     CONTEXT,
-    decorate,
-    photo_data_options,
-    photo_loader_options,
-    require_data_and_out,
-    run_head_options,
-    run_options,
-    run_tail_options,
+    TrainRun,
+    beta1_option,
+    in_help_order,
+    lr_option,
+    no_flip_option,
+    photo_data_group,
+    photo_epochs_option,
+    run_group,
     run_training,
 )
 from .config import (
+    DataOptions,
     InpaintLoss,
     InpaintNetworkOptions,
     MaskOptions,
@@ -39,10 +43,54 @@ def _coverage(
     return value
 
 
+def _net(*, ngf: int, ndf: int, n_layers_d: int) -> InpaintNetworkOptions:
+    if ngf % 2:
+        raise click.BadParameter("--ngf must be even", param_hint="--ngf")
+    return InpaintNetworkOptions(ngf=ngf, ndf=ndf, n_layers_d=n_layers_d)
+
+
+def _masks(
+    *,
+    masks: Path | None,
+    mask_kind: Literal["mixed", "strokes", "boxes"],
+    mask_coverage: tuple[float, float],
+) -> MaskOptions:
+    min_coverage, max_coverage = mask_coverage
+    return MaskOptions(
+        kind=mask_kind,
+        min_coverage=min_coverage,
+        max_coverage=max_coverage,
+        folder=str(masks) if masks is not None else None,
+    )
+
+
+def _optim(*, epochs: int, lr: float, beta1: float) -> OptimOptions:
+    return OptimOptions(lr=lr, beta1=beta1, beta2=0.999, epochs=epochs, epochs_decay=0)
+
+
+@in_help_order(
+    "--data --out --resume --max-steps --ngf --ndf --n-layers-d --crop-size --no-flip",
+    "--masks --mask-kind --mask-coverage --batch-size --workers --max-size --epochs --lr --beta1",
+    "--lambda-l1 --lambda-gan --hole-weight",
+    "--seed --save-every --sample-every --log-every --keep --device --deterministic --amp",
+)
 @click.command("inpaint", context_settings=CONTEXT)
-@decorate(
+@run_group
+@photo_data_group(
+    crop_size=click.option(
+        "--crop-size",
+        type=click.IntRange(min=16),
+        default=256,
+        show_default=True,
+        help="Square crop side (a multiple of 4).",
+    ),
+    no_flip=no_flip_option,
+    crop_multiple=4,
+)
+@option_group(
+    "net",
+    _net,
     [
-        *run_head_options(),
         click.option(
             "--ngf",
             type=click.IntRange(min=2),
@@ -58,14 +106,12 @@ def _coverage(
             show_default=True,
             help="Stride-2 convolutions of the SN-PatchGAN discriminator.",
         ),
-        click.option(
-            "--crop-size",
-            type=click.IntRange(min=16),
-            default=256,
-            show_default=True,
-            help="Square crop side (a multiple of 4).",
-        ),
-        click.option("--no-flip", is_flag=True, help="No random horizontal flips."),
+    ],
+)
+@option_group(
+    "masks",
+    _masks,
+    [
         click.option(
             "--masks",
             type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -88,11 +134,13 @@ def _coverage(
             metavar="MIN MAX",
             help="Fraction of the crop a generated mask covers.",
         ),
-        *photo_loader_options(),
-        click.option(
-            "--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True
-        ),
-        click.option("--beta1", type=click.FloatRange(0, 1), default=0.5, show_default=True),
+    ],
+)
+@option_group("optim", _optim, [photo_epochs_option, lr_option(1e-4), beta1_option])
+@option_group(
+    "loss",
+    InpaintLoss,
+    [
         click.option(
             "--lambda-l1",
             type=float,
@@ -114,40 +162,16 @@ def _coverage(
             show_default=True,
             help="Weight of a hole pixel's L1 error relative to a known pixel's.",
         ),
-        *run_tail_options(),
-    ]
+    ],
 )
 def inpaint(
     *,
-    data: Path | None,
-    out: Path | None,
-    resume: Path | None,
-    max_steps: int | None,
-    ngf: int,
-    ndf: int,
-    n_layers_d: int,
-    crop_size: int,
-    no_flip: bool,
-    masks: Path | None,
-    mask_kind: Literal["mixed", "strokes", "boxes"],
-    mask_coverage: tuple[float, float],
-    batch_size: int,
-    workers: int,
-    max_size: int | None,
-    epochs: int,
-    lr: float,
-    beta1: float,
-    lambda_l1: float,
-    lambda_gan: float,
-    hole_weight: float,
-    seed: int,
-    save_every: int,
-    sample_every: int,
-    log_every: int,
-    keep: int,
-    device: str,
-    deterministic: bool,
-    amp: bool,
+    run: TrainRun,
+    data: DataOptions,
+    net: InpaintNetworkOptions,
+    masks: MaskOptions,
+    optim: OptimOptions,
+    loss: InpaintLoss,
 ) -> None:
     """Inpainting (DeepFill v2 recipe without contextual attention) on a folder of photos.
 
@@ -155,43 +179,13 @@ def inpaint(
 
     Example: ganedit train inpaint --data photos/ --out runs/inpaint --crop-size 256
     """
-    require_data_and_out(data=data, out=out, resume=resume)
-    if crop_size % 4:
-        raise click.BadParameter("--crop-size must be a multiple of 4", param_hint="--crop-size")
-    if ngf % 2:
-        raise click.BadParameter("--ngf must be even", param_hint="--ngf")
-    min_coverage, max_coverage = mask_coverage
     config = TrainConfig(
         recipe=Inpainting.name,
-        data=photo_data_options(
-            data=data,
-            crop_size=crop_size,
-            no_flip=no_flip,
-            batch_size=batch_size,
-            workers=workers,
-            max_size=max_size,
-        ),
-        net=InpaintNetworkOptions(ngf=ngf, ndf=ndf, n_layers_d=n_layers_d),
-        optim=OptimOptions(lr=lr, beta1=beta1, beta2=0.999, epochs=epochs, epochs_decay=0),
-        loss=InpaintLoss(lambda_l1=lambda_l1, lambda_gan=lambda_gan, hole_weight=hole_weight),
-        run=run_options(
-            out=out,
-            resume=resume,
-            max_steps=max_steps,
-            seed=seed,
-            save_every=save_every,
-            sample_every=sample_every,
-            log_every=log_every,
-            keep=keep,
-            device=device,
-            deterministic=deterministic,
-            amp=amp,
-        ),
-        masks=MaskOptions(
-            kind=mask_kind,
-            min_coverage=min_coverage,
-            max_coverage=max_coverage,
-            folder=str(masks) if masks is not None else None,
-        ),
+        data=data,
+        net=net,
+        optim=optim,
+        loss=loss,
+        run=run.options,
+        masks=masks,
     )
-    run_training(config, resume=resume is not None)
+    run_training(config, resume=run.resume)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import get_args
 
 import click
 
-from ganedit.cli._shared import option_group
+from ganedit.cli._shared import Decorator, option_group
 from ganedit.errors import GaneditError
 
 from .cli_inpaint import inpaint
@@ -29,6 +30,7 @@ from .cli_sr import sr
 from .config import (
     CycleGANLoss,
     DataOptions,
+    GanMode,
     NetworkOptions,
     OptimOptions,
     Pix2PixLoss,
@@ -45,16 +47,17 @@ def train_group() -> None:
     """Train translators, super-resolution and inpainting models (resumable, DDP-ready)."""
 
 
+def _gan_mode_option(default: GanMode) -> Decorator:
+    """``--gan-mode`` with the recipe's reference ``default``, which it lists first."""
+    modes = [default, *(mode for mode in get_args(GanMode) if mode != default)]
+    return click.option("--gan-mode", type=click.Choice(modes), default=default, show_default=True)
+
+
 _cyclegan_loss_group = option_group(
     "loss",
     CycleGANLoss,
     [
-        click.option(
-            "--gan-mode",
-            type=click.Choice(["lsgan", "vanilla", "wgangp"]),
-            default="lsgan",
-            show_default=True,
-        ),
+        _gan_mode_option("lsgan"),
         click.option(
             "--lambda-a",
             type=float,
@@ -116,12 +119,7 @@ _pix2pix_loss_group = option_group(
     "loss",
     Pix2PixLoss,
     [
-        click.option(
-            "--gan-mode",
-            type=click.Choice(["vanilla", "lsgan", "wgangp"]),
-            default="vanilla",
-            show_default=True,
-        ),
+        _gan_mode_option("vanilla"),
         click.option(
             "--lambda-l1",
             type=float,

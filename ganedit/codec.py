@@ -86,8 +86,9 @@ def quantise(unit: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
         [0, 128, 255, 0]
     """
     dtype = np.dtype(dtype)
-    clipped = np.clip(unit, 0.0, 1.0)
-    np.nan_to_num(clipped, copy=False, nan=0.0)
+    # fmax/fmin, unlike clip, turn NaN into the bound (fmax(NaN, 0) is 0) at clip's cost.
+    clipped = np.fmax(unit, np.asarray(0.0, dtype=unit.dtype))
+    np.fmin(clipped, np.asarray(1.0, dtype=clipped.dtype), out=clipped)
     if np.issubdtype(dtype, np.floating):
         return np.ascontiguousarray(clipped, dtype=dtype)
     if dtype not in (np.dtype(np.uint8), np.dtype(np.uint16)):

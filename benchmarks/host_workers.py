@@ -58,7 +58,7 @@ def _init(checkpoint: str, fsync: bool = True) -> None:
 
 def _one(job: Job) -> None:
     model, settings = _STATE["model"], _STATE["settings"]
-    decoded = _decode(job, model)
+    decoded = _decode(job, model, None)
     _encode(decoded, decoded.item.payload.tensor, model, settings)
 
 
@@ -84,7 +84,7 @@ def stage_times(jobs: list[Job], rounds: int, fsync: bool = True) -> dict[str, f
             t0 = time.perf_counter()
             image = imageio.decode_image(job.source)
             t1 = time.perf_counter()
-            item = model.begin(image.color, image.alpha, np.dtype(np.uint8))
+            item = model.begin(ganedit.ImageIn(image.color, image.alpha, np.dtype(np.uint8)))
             t2 = time.perf_counter()
             color, alpha = model.finish(item, item.payload.tensor)
             t3 = time.perf_counter()

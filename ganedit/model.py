@@ -158,14 +158,16 @@ class Model(abc.ABC):
         (runs in encode threads)."""
 
     def _check_mask(self, image: ImageIn) -> None:
+        task = self.card.task
+        article = "an" if task[0] in "aeiou" else "a"
         if self.requires_mask and image.hole is None:
             raise GaneditError(
-                f"{self.card.name} is an {self.card.task} model: it needs a mask "
+                f"{self.card.name} is {article} {task} model: it needs a mask "
                 "(model(image, mask), or --mask on the command line)"
             )
         if not self.requires_mask and image.hole is not None:
             raise GaneditError(
-                f"{self.card.name} is a {self.card.task} model; it takes no mask "
+                f"{self.card.name} is {article} {task} model; it takes no mask "
                 "(masks are for inpainting models)"
             )
 

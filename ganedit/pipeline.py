@@ -195,10 +195,10 @@ def _decode(job: Job, model: Model, masks: MaskSource | None) -> _Decoded:
     image = imageio.decode_image(job.source)
     fmt = imageio.format_for_suffix(job.output.suffix)
     dtype = np.dtype(image.color.dtype if fmt in _SIXTEEN_BIT_FORMATS else np.uint8)
-    hole = None
+    hole, mask_name = None, "the mask"
     if masks is not None and job.mask is not None:
-        hole = masks.read(job.mask)
-    record = ImageIn(image.color, image.alpha, dtype, hole=hole, mask_name=f"mask {job.mask}")
+        hole, mask_name = masks.read(job.mask), f"mask {job.mask}"
+    record = ImageIn(image.color, image.alpha, dtype, hole=hole, mask_name=mask_name)
     try:
         item = model.begin(record)
     except ValueError as exc:

@@ -397,13 +397,12 @@ def process_folder(
     reported and the job goes on.
 
     Args:
-        model: A loaded :class:`~ganedit.Translator`, :class:`~ganedit.Upscaler` or
-            :class:`~ganedit.Inpainter`.
+        model: A loaded model of any task (:func:`ganedit.load`).
         inputs: Image files and folders.
         output_dir: Where the results go (created if needed).
         settings: How to run; defaults to :class:`FolderSettings`.
         progress: Receives the total and each file's result.
-        masks: For a model that needs masks (an :class:`~ganedit.Inpainter`): one mask file for
+        masks: For a model that needs masks (``model.requires_mask``): one mask file for
             every image, or a folder of masks matched by relative path and stem, as a path or a
             :class:`~ganedit.masks.MaskSource` (which can also invert them).
 
@@ -412,7 +411,7 @@ def process_folder(
 
     Raises:
         GaneditError: An input or the masks do not exist, the model cannot run folder jobs,
-            or masks are missing for an inpainting model (or given to another kind).
+            or masks are missing for a model that needs them (or given to one that takes none).
 
     Example:
         >>> report = ganedit.process_folder(ganedit.load("horse2zebra"), ["photos"], "out")

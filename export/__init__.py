@@ -17,7 +17,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .from_checkpoint import checkpoint_to_onnx, generator_card, inference_module
+    from .from_checkpoint import (
+        NotExportable,
+        checkpoint_to_onnx,
+        generator_card,
+        inference_module,
+    )
     from .run import export_run, run_generator
     from .to_onnx import DEFAULT_OPSET, ExportError, ExportResult, export_onnx, verify_onnx
 
@@ -25,6 +30,7 @@ __all__ = [
     "DEFAULT_OPSET",
     "ExportError",
     "ExportResult",
+    "NotExportable",
     "checkpoint_to_onnx",
     "export_onnx",
     "export_run",
@@ -39,6 +45,7 @@ _SUBMODULES = {
     "DEFAULT_OPSET": "to_onnx",
     "ExportError": "to_onnx",
     "ExportResult": "to_onnx",
+    "NotExportable": "from_checkpoint",
     "checkpoint_to_onnx": "from_checkpoint",
     "export_onnx": "to_onnx",
     "export_run": "run",

@@ -48,13 +48,16 @@ class ExportResult:
 
 
 def _verify_shapes(card: ModelCard) -> tuple[tuple[int, int, int, int], ...]:
-    # Two shapes, batch 1 and batch 2 at another size, so that the dynamic axes are exercised;
-    # the first is what the runtime would run a 32-pixel image at (the codec's padded size).
+    # Two shapes, the second not square and (where the card allows) batch 2, so that the dynamic
+    # axes are exercised; the first is what the runtime would run a 32-pixel image at (the
+    # codec's padded size). With a size multiple of 1 the second is odd, which exercises the
+    # padding that imported window models do inside the graph.
     side = padded_size(32, card)
     channels = card.in_channels + (1 if card.mask is not None else 0)
+    batch = 2 if card.max_batch is None or card.max_batch >= 2 else 1
     return (
         (1, channels, side, side),
-        (2, channels, side + card.size_multiple, side),
+        (batch, channels, side + card.size_multiple, side),
     )
 
 
@@ -135,7 +138,7 @@ def export_onnx(
         onnx.save(model, str(staged))
         max_diff = None
         if verify:
-            max_diff = verify_onnx(module, staged, shapes, seed=seed)
+            max_diff = verify_onnx(module, staged, shapes, seed=seed, card=card)
             if not max_diff < tolerance:
                 raise ExportError(
                     f"onnxruntime output differs from torch by {max_diff:.3g} "
@@ -152,16 +155,22 @@ def verify_onnx(
     shapes: tuple[tuple[int, int, int, int], ...],
     *,
     seed: int = 0,
+    card: ModelCard | None = None,
 ) -> float:
     """Largest absolute difference between ``module`` and the ONNX file on random inputs.
 
-    Inputs are uniform in ``[-1, 1]`` with the given ``(B, C, H, W)`` shapes.
+    Inputs are uniform in the card's ``input_range`` (``[-1, 1]`` without a card), with the
+    given ``(B, C, H, W)`` shapes; an inpainting card's mask channel gets a random 0/1 hole map.
     """
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     generator = torch.Generator().manual_seed(seed)
+    lo, hi = card.input_range if card is not None else (-1.0, 1.0)
     worst = 0.0
     for shape in shapes:
-        x = torch.rand(shape, generator=generator) * 2 - 1
+        x = torch.rand(shape, generator=generator) * (hi - lo) + lo
+        if card is not None and card.mask is not None:
+            holes = (torch.rand(shape[0], *shape[2:], generator=generator) < 0.3).float()
+            x[:, card.mask.channel] = holes if card.mask.hole == 1 else 1 - holes
         with torch.no_grad():
             expected = module(x).numpy()
         (got,) = session.run(None, {"image": x.numpy()})

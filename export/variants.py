@@ -84,7 +84,14 @@ def _weights(
     return _blend(weights, twin, float(variant.denoise or 0.0), out)
 
 
-def _convert(checkpoint: Path, out: Path, source: Source, variant: Variant) -> Path:
+def _convert(
+    checkpoint: Path,
+    out: Path,
+    source: Source,
+    variant: Variant,
+    *,
+    allow_noncommercial: bool | None = None,
+) -> Path:
     _require_torch()
     from .from_checkpoint import checkpoint_to_onnx
 
@@ -96,6 +103,7 @@ def _convert(checkpoint: Path, out: Path, source: Source, variant: Variant) -> P
         source=source.origin,
         license=source.license,
         norm_stats=variant.norm_stats,
+        allow_noncommercial=allow_noncommercial,
     )
     log.info("verified against torch: max abs diff %.3g", result.max_abs_diff)
     return out
@@ -107,6 +115,7 @@ def onnx_file(
     *,
     cache: ModelCache | None = None,
     progress: Progress | None = None,
+    allow_noncommercial: bool | None = None,
 ) -> Path:
     """The float32 ``.onnx`` file of ``source`` for ``variant``, made once and cached.
 
@@ -114,8 +123,12 @@ def onnx_file(
     from its keys, verified against torch). A zoo model is downloaded (and blended with its
     twin for ``denoise``) and converted.
 
+    ``allow_noncommercial`` lets a conversion load an architecture whose code is licensed for
+    non-commercial use only (``None``: the ``GANEDIT_ALLOW_NONCOMMERCIAL`` variable decides).
+
     Raises:
         ImportError: A conversion is needed and PyTorch is not installed.
+        NotExportable: The architecture runs on the torch backend only (the message says why).
         GaneditError: The source cannot be downloaded or converted (the message says why).
     """
     cache = cache if cache is not None else ModelCache()
@@ -126,7 +139,7 @@ def onnx_file(
         assert source.path is not None
         out = _converted_path(cache, source.path, variant.cache_suffix)
         if not out.exists():
-            _convert(source.path, out, source, variant)
+            _convert(source.path, out, source, variant, allow_noncommercial=allow_noncommercial)
         return out
     if source.kind != "zoo" or source.entry is None:
         raise ValueError(f"{source.name} is {source.kind}: it has no ONNX file")
@@ -134,7 +147,7 @@ def onnx_file(
     if not out.exists():
         weights = _weights(source, variant, cache, progress, out.with_suffix(".blend.pth"))
         try:
-            _convert(weights, out, source, variant)
+            _convert(weights, out, source, variant, allow_noncommercial=allow_noncommercial)
         finally:
             if source.twin is not None:  # the ONNX file is what is kept
                 weights.unlink(missing_ok=True)

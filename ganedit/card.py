@@ -51,6 +51,10 @@ class ModelCard:
         tiling: ``"ok"`` when the model can run on tiles, ``"discouraged"`` when its result
             depends on whole-image statistics (instance norm) and tiles would show.
         mask: For inpainting models, where the mask goes.
+        max_batch: The most images one network call may hold, or ``None`` for any number.
+            ``1`` for exported graphs whose results are only right at batch 1 (window-attention
+            models whose batch size was frozen into a reshape); the runtime splits larger
+            batches.
         norm_stats: For models with batch norm: ``"image"`` (per-image statistics, the
             pix2pix test-time behaviour) or ``"running"`` (the stored running statistics).
         source: Where the weights came from (a URL or a path).
@@ -70,6 +74,7 @@ class ModelCard:
     min_size: int = 1
     tiling: Literal["ok", "discouraged"] = "ok"
     mask: MaskSpec | None = None
+    max_batch: int | None = None
     norm_stats: NormStats | None = None
     source: str = ""
     license: str = ""
@@ -91,6 +96,14 @@ class ModelCard:
             problems.append(f"tiling must be 'ok' or 'discouraged', got {self.tiling!r}")
         if (self.task == "inpaint") != (self.mask is not None):
             problems.append("mask must be given for inpaint models and only for them")
+        if self.max_batch is not None and (
+            not isinstance(self.max_batch, int)
+            or isinstance(self.max_batch, bool)
+            or self.max_batch < 1
+        ):
+            problems.append(
+                f"max_batch must be a positive integer or absent, got {self.max_batch!r}"
+            )
         if self.norm_stats not in (None, "image", "running"):
             problems.append(f"norm_stats must be 'image' or 'running', got {self.norm_stats!r}")
         if problems:
@@ -103,7 +116,7 @@ class ModelCard:
             value = getattr(self, field.name)
             if field.name == "extra":
                 continue
-            if field.name in ("mask", "norm_stats") and value is None:
+            if field.name in ("mask", "norm_stats", "max_batch") and value is None:
                 continue
             if isinstance(value, MaskSpec):
                 value = dataclasses.asdict(value)

@@ -10,6 +10,7 @@ an OpenCV baseline) runs it inside the task's :class:`~ganedit.model.Model`.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +20,14 @@ from .card import ModelCard, Task
 from .errors import GaneditError
 from .inpaint import Inpainter
 from .model import Model
-from .resolve import CHECKPOINT_SUFFIXES, Source, Variant, resolve
+from .resolve import (
+    CHECKPOINT_SUFFIXES,
+    NONCOMMERCIAL_ENV,
+    Source,
+    Variant,
+    noncommercial_allowed,
+    resolve,
+)
 from .session import Device, OrtSession, Session, check_fp16_providers, select_providers
 from .translate import Translator
 from .upscale import Upscaler
@@ -28,6 +36,8 @@ __all__ = ["TASK_CLASSES", "Backend", "Runtime", "choose_backend", "load"]
 
 Backend = Literal["onnxruntime", "torch", "auto"]
 Progress = Callable[[int, int | None], None]
+
+log = logging.getLogger("ganedit")
 
 #: The model class of each task: one explicit table, no registration by import.
 TASK_CLASSES: dict[Task, type[Model]] = {
@@ -46,7 +56,11 @@ class Runtime:
         backend: ``"onnxruntime"``; ``"torch"`` runs a checkpoint or named model with PyTorch
             (channels-last, fp16 autocast with ``Variant(half=True)``) behind the same
             interface; ``"auto"`` takes torch only where onnxruntime has no CUDA provider but
-            torch has CUDA.
+            torch has CUDA. Architectures that cannot be exported to ONNX correctly run on
+            torch whatever is asked (a note says so).
+        allow_noncommercial: Use architectures whose code is licensed for non-commercial use
+            only (MAT, SRFormer, Restormer, ...; their licence is on the model card). Off, they
+            are refused with the licence named, unless ``GANEDIT_ALLOW_NONCOMMERCIAL=1``.
 
     Raises:
         ValueError: An unknown backend, or fewer than one thread.
@@ -54,6 +68,12 @@ class Runtime:
 
     threads: int | None = None
     backend: Backend = "onnxruntime"
+    allow_noncommercial: bool = False
+
+    @property
+    def noncommercial_allowed(self) -> bool:
+        """``allow_noncommercial``, or the environment variable set to anything but 0."""
+        return self.allow_noncommercial or noncommercial_allowed()
 
     def __post_init__(self) -> None:
         if self.backend not in ("onnxruntime", "torch", "auto"):
@@ -96,7 +116,7 @@ def _open_onnxruntime(
     *,
     device: Device,
     providers: Sequence[str] | None,
-    threads: int | None,
+    runtime: Runtime,
     progress: Progress | None,
 ) -> tuple[Session, ModelCard, Path]:
     if variant.half:  # before any download or conversion
@@ -105,11 +125,33 @@ def _open_onnxruntime(
         path = source.path  # nothing to convert: ganedit.export is not even imported
     else:
         variants = _variants()
-        path = variants.onnx_file(source, variant, progress=progress)
+        try:
+            path = variants.onnx_file(
+                source,
+                variant,
+                progress=progress,
+                allow_noncommercial=runtime.noncommercial_allowed,
+            )
+        except _not_exportable() as exc:
+            log.info("%s", exc)
+            return _open_torch(
+                source,
+                variant,
+                device=device,
+                providers=None,
+                runtime=runtime,
+                progress=progress,
+            )
         if variant.half:
             path = variants.half_file(path)
-    session = OrtSession(path, device=device, providers=providers, threads=threads)
+    session = OrtSession(path, device=device, providers=providers, threads=runtime.threads)
     return session, session.card, path
+
+
+def _not_exportable() -> type[Exception]:
+    from ganedit.export import NotExportable
+
+    return NotExportable
 
 
 def _open_torch(
@@ -118,7 +160,7 @@ def _open_torch(
     *,
     device: Device,
     providers: Sequence[str] | None,
-    threads: int | None,
+    runtime: Runtime,
     progress: Progress | None,
 ) -> tuple[Session, ModelCard, Path]:
     if providers is not None:
@@ -132,7 +174,14 @@ def _open_torch(
         )
     from .torch_backend import open_torch
 
-    return open_torch(source, variant, device=device, threads=threads, progress=progress)
+    return open_torch(
+        source,
+        variant,
+        device=device,
+        threads=runtime.threads,
+        progress=progress,
+        allow_noncommercial=runtime.noncommercial_allowed,
+    )
 
 
 def _open_builtin(source: Source) -> tuple[Session, ModelCard, Path]:
@@ -196,7 +245,21 @@ def load(
             variant,
             device=device,
             providers=providers,
-            threads=runtime.threads,
+            runtime=runtime,
             progress=progress,
         )
+    _check_license(card, runtime)
     return TASK_CLASSES[card.task](session, card, path)
+
+
+def _check_license(card: ModelCard, runtime: Runtime) -> None:
+    """Refuse a model whose architecture's code is licensed for non-commercial use only, unless
+    the user opted in (the card says so; a cached conversion is checked again each load)."""
+    if card.extra.get("noncommercial") is True and not runtime.noncommercial_allowed:
+        raise GaneditError(
+            f"{card.name} is a {card.extra.get('spandrel_arch', card.arch)} model, whose code is "
+            f"licensed {card.extra.get('arch_license', 'for non-commercial use only')}, which "
+            "does not allow commercial use; ganedit uses it only when you opt in: "
+            f"--allow-noncommercial, {NONCOMMERCIAL_ENV}=1 or "
+            "ganedit.Runtime(allow_noncommercial=True)"
+        )

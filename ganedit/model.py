@@ -111,8 +111,14 @@ class Model(abc.ABC):
 
         Returns:
             ``(B, C_out, H*scale, W*scale)`` float32 in the card's ``output_range``.
+
+        A batch larger than the card's ``max_batch`` runs in pieces of that size.
         """
-        return self.session.run(batch)
+        most = self.card.max_batch
+        if most is None or len(batch) <= most:
+            return self.session.run(batch)
+        parts = [self.session.run(batch[i : i + most]) for i in range(0, len(batch), most)]
+        return np.concatenate(parts)
 
     def with_options(self: _Self, options: Any = None, /, **changes: Any) -> _Self:
         """A copy (sharing the loaded network) with other ``options``: a whole options object

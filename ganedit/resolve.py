@@ -26,13 +26,32 @@ from .errors import GaneditError
 if TYPE_CHECKING:
     from .zoo import ModelRegistry, ZooEntry
 
-__all__ = ["CHECKPOINT_SUFFIXES", "Source", "Variant", "resolve"]
+__all__ = [
+    "CHECKPOINT_SUFFIXES",
+    "NONCOMMERCIAL_ENV",
+    "Source",
+    "Variant",
+    "noncommercial_allowed",
+    "resolve",
+]
 
 #: Suffixes of the weight files ganedit reads (``.pth``/``.pt``/``.bin`` with
 #: ``torch.load(weights_only=True)``, ``.safetensors`` with safetensors), lower case.
 CHECKPOINT_SUFFIXES: tuple[str, ...] = (".pth", ".pt", ".bin", ".safetensors")
 
 SourceKind = Literal["onnx", "checkpoint", "zoo", "builtin"]
+
+#: Set to 1 to use architectures whose code is licensed for non-commercial use only.
+NONCOMMERCIAL_ENV = "GANEDIT_ALLOW_NONCOMMERCIAL"
+
+
+def noncommercial_allowed(explicit: bool | None = None) -> bool:
+    """Whether architectures licensed for non-commercial use only may be used: ``explicit``
+    when given (``True`` or ``False``), else the ``GANEDIT_ALLOW_NONCOMMERCIAL`` variable
+    (set to anything but ``0``)."""
+    if explicit is not None:
+        return explicit
+    return os.environ.get(NONCOMMERCIAL_ENV, "") not in ("", "0")
 
 
 @dataclasses.dataclass(frozen=True)

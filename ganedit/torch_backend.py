@@ -119,6 +119,7 @@ def open_torch(
     threads: int | None = None,
     progress: Callable[[int, int | None], None] | None = None,
     compile: bool = False,
+    allow_noncommercial: bool | None = None,
 ) -> tuple[TorchSession, ModelCard, Path]:
     """Open a checkpoint or zoo source with PyTorch: the session, the card its ONNX export
     would carry, and the weights file.
@@ -149,6 +150,7 @@ def open_torch(
         source=source.origin,
         license=source.license,
         norm_stats=variant.norm_stats,
+        allow_noncommercial=allow_noncommercial,
     )
     session = TorchSession(
         module, device=torch_device, half="fp16" if variant.half else None, compile=compile

@@ -95,9 +95,11 @@ def test_load_checkpoint_twice_converts_once(
     calls: list[Path] = []
     real = variants_module._convert
 
-    def counting(checkpoint: Path, out: Path, source: object, variant: Variant) -> Path:
+    def counting(
+        checkpoint: Path, out: Path, source: object, variant: Variant, **options: object
+    ) -> Path:
         calls.append(checkpoint)
-        return real(checkpoint, out, source, variant)  # type: ignore[arg-type]
+        return real(checkpoint, out, source, variant, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(variants_module, "_convert", counting)
     first = ganedit.load(resnet_checkpoint, device="cpu")

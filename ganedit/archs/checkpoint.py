@@ -34,7 +34,18 @@ __all__ = [
 _PICKLE_SUFFIXES = tuple(suffix for suffix in CHECKPOINT_SUFFIXES if suffix != ".safetensors")
 # Where training scripts put the generator's weights inside a larger checkpoint dict, in order
 # of preference (EMA weights first, as Real-ESRGAN/BasicSR ship them).
-CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model", "netG", "generator")
+CONTAINER_KEYS = (
+    "params_ema",
+    "params",
+    "state_dict",
+    "model",
+    "netG",
+    "generator",
+    # Further containers spandrel recognises (its canonicalize_state_dict).
+    "params-ema",
+    "model_state_dict",
+    "net",
+)
 _MAX_NESTING = 3
 
 
@@ -237,7 +248,11 @@ def _as_state_dict(
 
 def _no_match(source: str, state_dict: StateDict, registry: ArchRegistry) -> CheckpointError:
     keys = list(state_dict)
-    expected = " or ".join(entry.description for entry in registry) or "(the registry is empty)"
+    own = [entry.description for entry in registry if not entry.id.startswith("spandrel_")]
+    imported = [e.id.removeprefix("spandrel_") for e in registry if e.id.startswith("spandrel_")]
+    if imported:
+        own.append(f"one of {len(imported)} architectures spandrel detects ({preview(imported)})")
+    expected = " or ".join(own) or "(the registry is empty)"
     return CheckpointError(
         f"{source}: no known architecture matches its {_count(len(keys), 'key', 'keys')} "
         f"(first: {preview(keys)}); expected {expected}"
@@ -309,6 +324,9 @@ def load_generator(
         torch.Size([1, 3, 256, 256])
     """
     source, state_dict, built = _build(checkpoint, registry)
+    if built.loaded:  # imported through spandrel, which loaded the weights itself
+        built.module.eval()
+        return LoadedGenerator(module=built.module, spec=built.spec, source=source)
     fitted = fit_norm_buffers(state_dict, built.module)
     _check_fit(source, fitted, built.module, built.spec)
     try:

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..card import MaskSpec
+from ..resolve import noncommercial_allowed
 
 __all__ = [
     "ArchEntry",
@@ -68,16 +69,36 @@ class ModelSpec(Protocol):
     def norm_stats(self) -> Literal["image"] | None: ...
     @property
     def mask(self) -> MaskSpec | None: ...
+    @property
+    def max_batch(self) -> int | None:
+        """The most images one call of the exported graph is right for (``None``: any)."""
+        ...
+
+    @property
+    def export_note(self) -> str | None:
+        """Why the network is not exported to ONNX (it runs on the torch backend), or
+        ``None`` when it is."""
+        ...
+
     def describe(self) -> str: ...
     def card_extra(self) -> dict[str, object]: ...
 
 
 @dataclasses.dataclass(frozen=True)
 class BuiltArch:
-    """A freshly built network (weights not yet loaded) and what it is."""
+    """A built network and what it is.
+
+    Attributes:
+        module: The network: freshly initialised (the loader then loads the state dict into it
+            strictly), or already holding its weights when ``loaded``.
+        spec: What it is.
+        loaded: The builder loaded the weights itself (architectures imported through spandrel,
+            whose modules may name their weights differently from the file).
+    """
 
     module: nn.Module
     spec: ModelSpec
+    loaded: bool = False
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -97,6 +118,7 @@ class ArchEntry:
             (a few channels, one block), whose state dict ``detect`` accepts. Used by tests
             (``tests/test_registry.py`` runs every registered entry's example through save,
             detect, load, forward and ONNX export) and by documentation; never by the loader.
+            ``None`` only for an architecture ganedit detects in order to refuse it.
         convert: Renames a detected state dict's keys to the module's (for checkpoints saved
             with an older layout of the same network), or ``None`` when they already match. The
             loader applies it before ``build`` and before loading the weights. Raises
@@ -107,7 +129,7 @@ class ArchEntry:
     description: str
     detect: Callable[[StateDict], bool]
     build: Callable[[StateDict], BuiltArch]
-    example: Callable[[], nn.Module]
+    example: Callable[[], nn.Module] | None
     convert: Callable[[StateDict], dict[str, torch.Tensor]] | None = None
 
 
@@ -164,16 +186,21 @@ class ArchRegistry:
         return id in self._entries
 
 
-def default_arch_registry() -> ArchRegistry:
-    """A new registry holding every architecture ganedit ships, in the order they are tried.
+def default_arch_registry(*, allow_noncommercial: bool | None = None) -> ArchRegistry:
+    """A new registry holding every architecture ganedit knows, in the order they are tried.
 
-    The CycleGAN ResNet and pix2pix U-Net generators, the ESRGAN/Real-ESRGAN RRDBNet (in every
-    key layout), Real-ESRGAN's SRVGGNetCompact, then the gated-convolution inpainting generator.
-    Their key layouts do not overlap, so the order decides nothing today; it is kept fixed so
-    that error messages list the entries the same way.
+    ganedit's own families first (they keep priority; their reference parity is tested): the
+    CycleGAN ResNet and pix2pix U-Net generators, the ESRGAN/Real-ESRGAN RRDBNet (in every key
+    layout), Real-ESRGAN's SRVGGNetCompact, the gated-convolution inpainting generator. Then,
+    when spandrel is installed, every other architecture it detects
+    (:mod:`ganedit.archs.imported`), in spandrel's detection order.
+
+    Args:
+        allow_noncommercial: Load architectures whose code is licensed for non-commercial use
+            only; ``None`` reads the environment variable ``GANEDIT_ALLOW_NONCOMMERCIAL``.
 
     Example:
-        >>> [entry.id for entry in default_arch_registry()]
+        >>> [entry.id for entry in default_arch_registry()][:5]
         ['cyclegan_resnet', 'pix2pix_unet', 'esrgan_rrdbnet', 'realesrgan_srvgg', 'gated_inpaint']
     """
     # Imported here: the family modules import this one for ArchEntry.
@@ -181,12 +208,17 @@ def default_arch_registry() -> ArchRegistry:
     from .esrgan import detect as esrgan
     from .inpaint import detect as inpaint
 
-    return ArchRegistry(
-        (
-            cyclegan.RESNET_ENTRY,
-            cyclegan.UNET_ENTRY,
-            esrgan.RRDBNET_ENTRY,
-            esrgan.SRVGG_ENTRY,
-            inpaint.INPAINT_ENTRY,
-        )
-    )
+    entries = [
+        cyclegan.RESNET_ENTRY,
+        cyclegan.UNET_ENTRY,
+        esrgan.RRDBNET_ENTRY,
+        esrgan.SRVGG_ENTRY,
+        inpaint.INPAINT_ENTRY,
+    ]
+    from .imported.detect import imported_entries
+
+    try:
+        imported = imported_entries(allow_noncommercial=noncommercial_allowed(allow_noncommercial))
+    except ImportError:  # spandrel is not installed: ganedit's own families only
+        imported = ()
+    return ArchRegistry((*entries, *imported))

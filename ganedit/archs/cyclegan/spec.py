@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 __all__ = [
     "NORM_TYPES",
@@ -195,6 +195,11 @@ class ArchSpec:
             num_downs=depth,
             use_dropout=use_dropout,
         )
+
+    #: The exported graph is right at any batch size.
+    max_batch: ClassVar[None] = None
+    #: Exported to ONNX (nothing to say why not).
+    export_note: ClassVar[None] = None
 
     @property
     def task(self) -> Literal["translate"]:

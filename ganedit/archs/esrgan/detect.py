@@ -91,8 +91,18 @@ def _rrdbnet_layout(state_dict: StateDict) -> str | None:
     return None
 
 
+_NOT_RRDBNET = ("de_net.", "dd_embed.", "am_list.")
+
+
 def is_rrdbnet(state_dict: StateDict) -> bool:
-    """Whether ``state_dict`` has one of the ESRGAN RRDBNet key layouts (any release)."""
+    """Whether ``state_dict`` has one of the ESRGAN RRDBNet key layouts (any release).
+
+    Not claimed, for spandrel to load (:mod:`ganedit.archs.imported`): ESRGAN+ files (RRDB
+    blocks with ``conv1x1`` noise branches) and MM-RealSR files (an RRDBNet with a degradation
+    estimator, ``de_net``/``dd_embed``/``am_list``), which ganedit's RRDBNet cannot hold.
+    """
+    if any(".conv1x1." in key or key.startswith(_NOT_RRDBNET) for key in state_dict):
+        return False
     return _rrdbnet_layout(state_dict) is not None
 
 

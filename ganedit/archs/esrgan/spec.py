@@ -19,7 +19,7 @@ Both take and return images in ``[0, 1]``.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import ClassVar, Literal
 
 __all__ = [
     "ACT_TYPES",
@@ -59,6 +59,11 @@ def _positive(spec: object, names: tuple[str, ...]) -> list[str]:
 
 class _UpscaleSpec:
     """What every super-resolution spec shares: task, [0, 1] ranges, tiling, no batch norm."""
+
+    #: The exported graph is right at any batch size.
+    max_batch: ClassVar[None] = None
+    #: Exported to ONNX (nothing to say why not).
+    export_note: ClassVar[None] = None
 
     @property
     def task(self) -> Literal["upscale"]:

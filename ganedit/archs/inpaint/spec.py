@@ -16,7 +16,7 @@ channel after the image channels, the mask (1 = hole, 0 = known); it returns the
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ...card import MaskSpec
 
@@ -59,6 +59,11 @@ class InpaintSpec:
             problems.append(f"ngf must be even (the last layer has ngf // 2), got {self.ngf}")
         if problems:
             raise ValueError("invalid InpaintSpec: " + "; ".join(problems))
+
+    #: The exported graph is right at any batch size.
+    max_batch: ClassVar[None] = None
+    #: Exported to ONNX (nothing to say why not).
+    export_note: ClassVar[None] = None
 
     @property
     def task(self) -> Literal["inpaint"]:

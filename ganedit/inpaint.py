@@ -5,7 +5,8 @@ What it does to each image:
 - ``begin`` (decode threads): the hole (``True``/white = hole, from the image record) is checked
   against the image's size (or resized, with ``resize_mask``) and grown by ``dilate`` pixels;
   then the filler sees only what it needs: a crop with ``crop_margin`` pixels of context around
-  each masked region (``strategy="crop"``), the whole image shrunk to ``resize_limit``
+  each masked region (``strategy="crop"``, for images longer than ``crop_trigger``; smaller
+  ones whole, as IOPaint does), the whole image shrunk to ``resize_limit``
   (``"resize"``), or the whole image (``"full"``), each prepared for it here;
 - ``run_items`` (runner thread): the filler runs, regions of equal shape in one batch;
 - ``finish`` (encode threads): the result is composited so that every pixel outside the
@@ -56,10 +57,15 @@ class InpaintOptions:
         feather: Blend the result into the surroundings over this many pixels inside the
             hole's border (0: a hard edge). Pixels outside the hole are never changed.
         strategy: ``"crop"`` runs the filler on a crop around each masked region at full
-            resolution; ``"resize"`` runs the whole image shrunk so its longer side is at most
+            resolution (on the whole image when its longer side is at most ``crop_trigger``);
+            ``"resize"`` runs the whole image shrunk so its longer side is at most
             ``resize_limit`` and pastes back only the hole; ``"full"`` runs the whole image.
         crop_margin: Context pixels around each masked region (``"crop"``); ``None`` takes the
             filler's own (128 for networks, 16 for the OpenCV baselines).
+        crop_trigger: ``"crop"`` crops only images whose longer side exceeds this many pixels
+            and runs smaller ones whole (all the context, and the result a network gives the
+            whole image); ``None`` takes the filler's own (800 for networks, as IOPaint's
+            default; 0 for the OpenCV baselines, whose result does not depend on far context).
         resize_limit: Longer side the filler sees (``"resize"``).
         resize_mask: Resize a mask of another size to the image (nearest neighbour) instead of
             failing.
@@ -69,6 +75,7 @@ class InpaintOptions:
     feather: int = 0
     strategy: Strategy = "crop"
     crop_margin: int | None = None
+    crop_trigger: int | None = None
     resize_limit: int = 512
     resize_mask: bool = False
 
@@ -78,6 +85,8 @@ class InpaintOptions:
                 "dilate, feather and crop_margin must be >= 0, got "
                 f"{self.dilate}, {self.feather}, {self.crop_margin}"
             )
+        if (self.crop_trigger or 0) < 0:
+            raise ValueError(f"crop_trigger must be >= 0, got {self.crop_trigger}")
         if self.resize_limit < 16:
             raise ValueError(f"resize_limit must be >= 16, got {self.resize_limit}")
         if self.strategy not in ("crop", "resize", "full"):
@@ -95,6 +104,7 @@ class HoleFiller(Protocol):
     """
 
     default_margin: int
+    default_trigger: int
 
     def prepare(self, unit: np.ndarray, hole: np.ndarray) -> Any: ...
     def key(self, prepared: Any) -> Hashable: ...
@@ -119,6 +129,7 @@ class NetworkFiller:
     a hole that touches the border stays a hole in the padding)."""
 
     default_margin = 128
+    default_trigger = 800
     max_batch = 4
 
     def __init__(self, card: ModelCard):
@@ -235,7 +246,8 @@ class Inpainter(Model):
     def _plan_regions(self, plan: _Plan) -> None:
         opts, unit, hole = self.options, plan.unit, plan.hole
         height, width = hole.shape
-        if opts.strategy == "crop":
+        trigger = self.filler.default_trigger if opts.crop_trigger is None else opts.crop_trigger
+        if opts.strategy == "crop" and max(height, width) > trigger:
             margin = self.filler.default_margin if opts.crop_margin is None else opts.crop_margin
             plan.boxes = mask_regions(hole, margin, multiple=self.card.size_multiple)
             for top, left, bottom, right in plan.boxes:

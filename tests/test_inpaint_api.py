@@ -308,10 +308,11 @@ def test_with_options_leaves_the_original_alone(telea: Inpainter):
         ({"dilate": -1}, r"dilate, feather and crop_margin must be >= 0, got -1, 0, None"),
         ({"feather": -2}, r"dilate, feather and crop_margin must be >= 0, got 0, -2, None"),
         ({"crop_margin": -1}, r"dilate, feather and crop_margin must be >= 0, got 0, 0, -1"),
+        ({"crop_trigger": -1}, r"crop_trigger must be >= 0, got -1"),
         ({"resize_limit": 8}, r"resize_limit must be >= 16, got 8"),
         ({"strategy": "x"}, r"strategy must be 'crop', 'resize' or 'full', got 'x'"),
     ],
-    ids=["dilate", "feather", "crop_margin", "resize_limit", "strategy"],
+    ids=["dilate", "feather", "crop_margin", "crop_trigger", "resize_limit", "strategy"],
 )
 def test_bad_options_raise_value_error(changes: dict, message: str):
     with pytest.raises(ValueError, match=message):
@@ -339,10 +340,45 @@ def test_crop_margin_none_is_the_fillers_own_margin(
         return prepare(unit, hole)
 
     monkeypatch.setattr(inp.filler, "prepare", spy)
-    inp(noise(300, 300, seed=5), box(300, 300, 140, 140, 152, 152))
+    inp.with_options(crop_trigger=0)(noise(300, 300, seed=5), box(300, 300, 140, 140, 152, 152))
     # A 12-pixel hole with the margin on every side (a multiple of 4: no widening).
     assert seen == [(12 + 2 * margin, 12 + 2 * margin, 3)]
     assert inp.filler.default_margin == margin
+
+
+@pytest.mark.parametrize(("model", "trigger"), [("telea", 0), ("fill", 800)])
+def test_crop_runs_images_up_to_the_fillers_trigger_whole(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, model: str, trigger: int
+):
+    inp: Inpainter = request.getfixturevalue(model)
+    assert inp.options.crop_trigger is None and inp.filler.default_trigger == trigger
+    seen: list[tuple[int, ...]] = []
+    prepare = inp.filler.prepare
+
+    def spy(unit: np.ndarray, hole: np.ndarray):
+        seen.append(unit.shape)
+        return prepare(unit, hole)
+
+    monkeypatch.setattr(inp.filler, "prepare", spy)
+    for width in (800, 801):  # at the networks' trigger, then one pixel longer
+        inp(noise(20, width, seed=6), box(20, width, 8, 150, 12, 158))
+    # Cropped: the hole's 8 columns and the margin on each side, all 20 rows (the image's).
+    cropped = (20, 8 + 2 * inp.filler.default_margin, 3)
+    assert seen == ([cropped, cropped] if trigger == 0 else [(20, 800, 3), cropped])
+
+
+def test_an_explicit_crop_trigger_overrides_the_fillers(
+    fill: Inpainter, monkeypatch: pytest.MonkeyPatch
+):
+    seen: list[tuple[int, ...]] = []
+    prepare = fill.filler.prepare
+    monkeypatch.setattr(
+        fill.filler, "prepare", lambda unit, hole: seen.append(unit.shape) or prepare(unit, hole)
+    )
+    image, hole = noise(40, 60, seed=7), box(40, 60, 10, 10, 14, 14)
+    fill.with_options(crop_trigger=59, crop_margin=4)(image, hole)
+    fill.with_options(crop_trigger=60, crop_margin=4)(image, hole)
+    assert seen == [(12, 12, 3), (40, 60, 3)]
 
 
 # --- dilate and feather ---------------------------------------------------------------------------
@@ -411,8 +447,10 @@ def test_dilate_and_feather_together_keep_outside_the_dilated_hole(baseline: Inp
 def test_every_strategy_keeps_the_outside(baseline: Inpainter, strategy: str, dtype: type):
     image = noise(40, 52, 3, dtype, seed=11)
     hole = box(40, 52, 5, 6, 12, 14) | box(40, 52, 28, 36, 34, 47)
-    # resize_limit 16 makes "resize" really shrink; crop_margin 4 makes "crop" really crop.
-    out = baseline.with_options(strategy=strategy, resize_limit=16, crop_margin=4)(image, hole)
+    # resize_limit 16 makes "resize" really shrink; crop_margin 4 (and no trigger) makes
+    # "crop" really crop.
+    options = {"resize_limit": 16, "crop_margin": 4, "crop_trigger": 0}
+    out = baseline.with_options(strategy=strategy, **options)(image, hole)
     assert out.dtype == image.dtype
     assert np.array_equal(out[~hole], image[~hole])
     assert not np.array_equal(out[hole], image[hole])
@@ -422,7 +460,8 @@ def test_every_strategy_keeps_the_outside(baseline: Inpainter, strategy: str, dt
 def test_every_strategy_with_the_fill_model(fill: Inpainter, strategy: str):
     image = noise(40, 52, seed=12)
     hole = box(40, 52, 4, 4, 36, 30) | box(40, 52, 28, 36, 34, 47)
-    out = fill.with_options(strategy=strategy, resize_limit=16, crop_margin=4)(image, hole)
+    options = {"resize_limit": 16, "crop_margin": 4, "crop_trigger": 0}
+    out = fill.with_options(strategy=strategy, **options)(image, hole)
     assert np.array_equal(out[~hole], image[~hole])
     if strategy == "resize":
         # Shrunk to 16 px and blown up again, the noise around bleeds into the hole's edge

@@ -571,6 +571,8 @@ def test_every_strategy_keeps_the_outside(
         strategy,
         "--crop-margin",
         4,
+        "--crop-trigger",
+        0,
         "--resize-limit",
         16,
     )

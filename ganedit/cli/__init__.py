@@ -1,8 +1,8 @@
 """The ``ganedit`` command line: parse, fold options into the library's settings, call it.
 
-Commands: ``translate``, ``upscale`` and ``inpaint`` (folder jobs, :mod:`.jobs`), ``models
-list|info|pull`` (:mod:`.models`), ``export`` (:mod:`.export`), ``bench`` (:mod:`.bench`), and
-``train``/``data`` (in ``ganedit.train``, imported only when used).
+Commands: ``translate``, ``upscale`` (alias ``restore``) and ``inpaint`` (folder jobs,
+:mod:`.jobs`), ``models list|info|pull`` (:mod:`.models`), ``export`` (:mod:`.export`), ``bench``
+(:mod:`.bench`), and ``train``/``data`` (in ``ganedit.train``, imported only when used).
 
 Exit codes: 0 all done, 1 some files failed (or a download failed), 2 usage error (including an
 unknown model or an unreadable model file).
@@ -17,7 +17,7 @@ import click
 from ._shared import CONTEXT
 from .bench import bench
 from .export import export
-from .jobs import inpaint, translate, upscale
+from .jobs import inpaint, restore, translate, upscale
 from .models import models
 
 __all__ = ["main"]
@@ -59,7 +59,7 @@ def main() -> None:
     your own."""
 
 
-for _command in (translate, upscale, inpaint, bench, models, export):
+for _command in (translate, upscale, restore, inpaint, bench, models, export):
     main.add_command(_command)
 main.add_command(
     _LazyGroup(

@@ -172,6 +172,12 @@ norm_stats_option = click.option(
     show_default=True,
     help="Batch-norm models: per-image statistics (pix2pix test-time) or the running ones.",
 )
+allow_noncommercial_option = click.option(
+    "--allow-noncommercial",
+    is_flag=True,
+    help="Use architectures whose code is licensed for non-commercial use only (MAT, SRFormer, "
+    "Restormer, ...); also GANEDIT_ALLOW_NONCOMMERCIAL=1.",
+)
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout."
@@ -179,13 +185,16 @@ json_option = click.option(
 
 
 def runtime_group() -> Decorator:
-    """``--threads`` and ``--backend`` as a :class:`~ganedit.loading.Runtime` named ``runtime``."""
+    """``--threads``, ``--backend`` and ``--allow-noncommercial`` as a
+    :class:`~ganedit.loading.Runtime` named ``runtime``."""
     from ..loading import Runtime
 
     return option_group(
         "runtime",
-        lambda threads, backend: Runtime(threads=threads, backend=backend),
-        [threads_option, backend_option],
+        lambda threads, backend, allow_noncommercial: Runtime(
+            threads=threads, backend=backend, allow_noncommercial=allow_noncommercial
+        ),
+        [threads_option, backend_option, allow_noncommercial_option],
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import GaneditError
-from ._shared import CONTEXT, fail, norm_stats_option
+from ._shared import CONTEXT, allow_noncommercial_option, fail, norm_stats_option
 
 __all__ = ["export"]
 
@@ -32,6 +32,7 @@ __all__ = ["export"]
 @click.option("--source", default=None, help="Where the weights came from (default: the path).")
 @click.option("--license", "license_", default="", help="Licence of the weights.")
 @norm_stats_option
+@allow_noncommercial_option
 def export(
     checkpoint: Path,
     output: Path,
@@ -40,11 +41,13 @@ def export(
     source: str | None,
     license_: str,
     norm_stats: str,
+    allow_noncommercial: bool,
 ) -> None:
     """Convert a checkpoint or a training run to a self-describing, verified ONNX model.
 
-    CHECKPOINT is a .pth/.pt/.bin/.safetensors generator (CycleGAN, pix2pix, ESRGAN family or
-    ganedit's inpainting network) or a run directory made by `ganedit train` (its latest
+    CHECKPOINT is a .pth/.pt/.bin/.safetensors generator (CycleGAN, pix2pix, ESRGAN family,
+    ganedit's inpainting network, or any architecture spandrel loads: SwinIR, HAT, DAT, SPAN,
+    LaMa, ...) or a run directory made by `ganedit train` (its latest
     checkpoint, generator for --direction).
     """
     try:
@@ -70,6 +73,7 @@ def export(
                 source=source,
                 license=license_,
                 norm_stats=norm_stats,  # type: ignore[arg-type]
+                allow_noncommercial=allow_noncommercial or None,
             )
     except (GaneditError, ImportError) as exc:
         fail(exc)

@@ -1,4 +1,4 @@
-"""The folder commands: ``translate``, ``upscale`` and ``inpaint``.
+"""The folder commands: ``translate``, ``upscale`` (alias ``restore``) and ``inpaint``.
 
 Each is a few lines: its options fold into the library's typed settings (validated before any
 model is downloaded or converted), it loads the model, and runs the folder job.
@@ -21,7 +21,7 @@ from ._shared import (
     runtime_group,
 )
 
-__all__ = ["inpaint", "translate", "upscale"]
+__all__ = ["inpaint", "restore", "translate", "upscale"]
 
 
 def _variant(**fields: Any) -> Any:
@@ -80,73 +80,103 @@ def _upscale_options(
     )
 
 
+def _upscale_parameters(func: Any) -> Any:
+    """The options ``upscale`` and ``restore`` share: one command under two names."""
+    for decorator in reversed(_UPSCALE_DECORATORS):
+        func = decorator(func)
+    return func
+
+
+_UPSCALE_DECORATORS: list[Any] = [
+    folder_options,
+    option_group(
+        "options",
+        _upscale_options,
+        [
+            click.option(
+                "--outscale",
+                type=click.FloatRange(min=0, min_open=True),
+                default=None,
+                help="Final size factor (default: the model's scale); any value, resized in float.",
+            ),
+            click.option(
+                "--tile",
+                type=click.IntRange(min=0),
+                default=512,
+                show_default=True,
+                help="Largest tile side in input pixels (0: whole images). Tiles overlap and are "
+                "blended.",
+            ),
+            click.option(
+                "--tile-overlap",
+                type=click.IntRange(min=0),
+                default=16,
+                show_default=True,
+                help="Input pixels shared by neighbouring tiles.",
+            ),
+            click.option(
+                "--tile-batch",
+                type=click.IntRange(min=1),
+                default=4,
+                show_default=True,
+                help="Tiles per network call.",
+            ),
+            click.option(
+                "--alpha-mode",
+                type=click.Choice(["resize", "network"]),
+                default="resize",
+                show_default=True,
+                help="Upscale alpha with a high-quality resize, or with the model.",
+            ),
+        ],
+    ),
+    option_group(
+        "variant",
+        _variant,
+        [
+            click.option(
+                "--denoise",
+                type=click.FloatRange(0, 1),
+                default=None,
+                help="realesr-general-x4v3 only: 1 = its own denoising, 0 = keep grain (the -wdn "
+                "model).",
+            ),
+            half_option,
+        ],
+    ),
+    runtime_group(),
+]
+
+
+def _upscale(job: FolderJob, options: Any, variant: Any, runtime: Any) -> None:
+    model = job.load("upscale", variant=variant, runtime=runtime)
+    job.run(model.with_options(options))
+
+
 @click.command(context_settings=CONTEXT)
-@folder_options
-@option_group(
-    "options",
-    _upscale_options,
-    [
-        click.option(
-            "--outscale",
-            type=click.FloatRange(min=0, min_open=True),
-            default=None,
-            help="Final size factor (default: the model's scale); any value, resized in float.",
-        ),
-        click.option(
-            "--tile",
-            type=click.IntRange(min=0),
-            default=512,
-            show_default=True,
-            help="Largest tile side in input pixels (0: whole images). Tiles overlap and are "
-            "blended.",
-        ),
-        click.option(
-            "--tile-overlap",
-            type=click.IntRange(min=0),
-            default=16,
-            show_default=True,
-            help="Input pixels shared by neighbouring tiles.",
-        ),
-        click.option(
-            "--tile-batch",
-            type=click.IntRange(min=1),
-            default=4,
-            show_default=True,
-            help="Tiles per network call.",
-        ),
-        click.option(
-            "--alpha-mode",
-            type=click.Choice(["resize", "network"]),
-            default="resize",
-            show_default=True,
-            help="Upscale alpha with a high-quality resize, or with the model.",
-        ),
-    ],
-)
-@option_group(
-    "variant",
-    _variant,
-    [
-        click.option(
-            "--denoise",
-            type=click.FloatRange(0, 1),
-            default=None,
-            help="realesr-general-x4v3 only: 1 = its own denoising, 0 = keep grain (the -wdn "
-            "model).",
-        ),
-        half_option,
-    ],
-)
-@runtime_group()
+@_upscale_parameters
 def upscale(job: FolderJob, options: Any, variant: Any, runtime: Any) -> None:
-    """Upscale images with MODEL (realesrgan-x4plus, an .onnx or an ESRGAN-family checkpoint).
+    """Upscale images with MODEL (realesrgan-x4plus, an .onnx, or a checkpoint of the ESRGAN
+    family or of any upscaler spandrel loads: SwinIR, HAT, DAT, SPAN, RealCUGAN, ...).
 
     Example:
 
         ganedit upscale realesrgan-x4plus ./scans -o big/ --tile 512 --outscale 3
     """
-    model = job.load("upscale", variant=variant, runtime=runtime)
-    job.run(model.with_options(options))
+    _upscale(job, options, variant, runtime)
+
+
+@click.command(context_settings=CONTEXT)
+@_upscale_parameters
+def restore(job: FolderJob, options: Any, variant: Any, runtime: Any) -> None:
+    """Restore images with a ×1 MODEL: denoising, deblurring, JPEG-artefact removal (DnCNN,
+    FBCNN, NAFNet, SCUNet, ... checkpoints, or their .onnx). The same command as `upscale`.
+
+    Example:
+
+        ganedit restore 1x_scunet_color.pth ./noisy -o clean/
+    """
+    _upscale(job, options, variant, runtime)
 
 
 def _masks(mask: Path, invert_mask: bool) -> Any:
@@ -161,6 +191,7 @@ def _inpaint_options(
     feather: int,
     strategy: str,
     crop_margin: int | None,
+    crop_trigger: int | None,
     resize_limit: int,
 ) -> Any:
     from ..inpaint import InpaintOptions
@@ -170,6 +201,7 @@ def _inpaint_options(
         feather=feather,
         strategy=strategy,  # type: ignore[arg-type]
         crop_margin=crop_margin,
+        crop_trigger=crop_trigger,
         resize_limit=resize_limit,
         resize_mask=resize_mask,
     )
@@ -221,7 +253,8 @@ def _inpaint_options(
             type=click.Choice(["crop", "resize", "full"]),
             default="crop",
             show_default=True,
-            help="crop: a crop around each masked region; resize: the whole image shrunk to "
+            help="crop: a crop around each masked region (of images longer than "
+            "--crop-trigger; smaller ones whole); resize: the whole image shrunk to "
             "--resize-limit, only the hole pasted back; full: the whole image.",
         ),
         click.option(
@@ -230,6 +263,14 @@ def _inpaint_options(
             default=None,
             help="Context pixels around each masked region (crop strategy) "
             "[default: 128; 16 for cv2-*].",
+        ),
+        click.option(
+            "--crop-trigger",
+            type=click.IntRange(min=0),
+            default=None,
+            metavar="PIXELS",
+            help="Crop strategy: run images whose longer side is at most PIXELS whole "
+            "[default: 800; 0 for cv2-*].",
         ),
         click.option(
             "--resize-limit",

@@ -367,6 +367,68 @@ class TestErrors:
             read_state_dict(path)
 
 
+class _Wrapper(nn.Module):
+    """A module holding a generator, as traced TorchScript releases hold theirs (big-lama.pt)."""
+
+    def __init__(self, generator: nn.Module):
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.generator(x)
+
+
+class TestTorchScript:
+    """TorchScript archives are read for their tensors, without running anything in them."""
+
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+    @pytest.mark.filterwarnings("ignore::FutureWarning")
+    def test_reads_what_torch_jit_load_would_give(self, tmp_path, dtype):
+        wrapper = _Wrapper(_resnet(n_blocks=1)).eval().to(dtype)
+        traced = torch.jit.trace(wrapper, torch.rand(1, 3, 16, 16, dtype=dtype))
+        path = tmp_path / "traced.pt"
+        traced.save(str(path))
+        expected = torch.jit.load(str(path)).state_dict()
+        got = read_state_dict(path)
+        assert list(got) == list(expected)
+        assert next(iter(got)).startswith("generator.model.")
+        for key, value in expected.items():
+            assert got[key].dtype == value.dtype and torch.equal(got[key], value), key
+
+    @pytest.mark.filterwarnings("ignore::FutureWarning")
+    def test_reads_a_scripted_module_with_shared_and_sliced_storages(self, tmp_path):
+        class Shared(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                base = torch.arange(12.0)
+                self.register_buffer("whole", base.view(3, 4))
+                self.register_buffer("column", base.view(3, 4)[:, 1])  # strided, offset 1
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return x + self.column.sum()
+
+        path = tmp_path / "scripted.pt"
+        torch.jit.script(Shared()).save(str(path))
+        got = read_state_dict(path)
+        assert torch.equal(got["whole"], torch.arange(12.0).view(3, 4))
+        assert torch.equal(got["column"], torch.tensor([1.0, 5.0, 9.0]))
+
+    def test_an_archive_pickling_a_function_is_refused_unrun(self, tmp_path):
+        import pickle
+        import zipfile
+
+        path = tmp_path / "evil.pt"
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("evil/data.pkl", pickle.dumps((eval, ("1/0",)), protocol=2))
+            archive.writestr("evil/code/__torch__.py", "")
+        with pytest.raises(
+            CheckpointError,
+            match=rf"^{re.escape(str(path))}: a TorchScript archive whose weights ganedit cannot "
+            r"read \(unsupported global in a TorchScript archive: __builtin__\.eval\)",
+        ):
+            read_state_dict(path)
+
+
 class TestRegistry:
     def test_get_and_contains_by_id(self):
         registry = default_arch_registry()

@@ -1,7 +1,8 @@
 """Read generator checkpoints (.pth/.pt/.bin/.safetensors), recognise and load them.
 
 Pickled checkpoints are read with ``weights_only=True``: a file that needs arbitrary code to
-unpickle is refused, never executed.
+unpickle is refused, never executed. TorchScript archives (``torch.jit.save``: IOPaint's
+big-lama.pt) are read for their tensors only (:mod:`.torchscript`), never loaded as modules.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..errors import CheckpointError
 from ..resolve import CHECKPOINT_SUFFIXES
 from ._keys import preview
 from .registry import ArchRegistry, BuiltArch, ModelSpec, StateDict, default_arch_registry
+from .torchscript import is_torchscript_archive, read_torchscript_tensors
 
 __all__ = [
     "CHECKPOINT_SUFFIXES",
@@ -74,7 +76,18 @@ def _count(n: int, singular: str, plural: str) -> str:
     return f"{n} {singular if n == 1 else plural}"
 
 
+def _load_torchscript(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return read_torchscript_tensors(path)
+    except (pickle.UnpicklingError, KeyError, ValueError, RuntimeError, OSError) as exc:
+        raise CheckpointError(
+            f"{path}: a TorchScript archive whose weights ganedit cannot read ({exc})"
+        ) from exc
+
+
 def _load_pickle(path: Path) -> object:
+    if is_torchscript_archive(path):
+        return _load_torchscript(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -156,8 +169,9 @@ def _strip_module_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """Read the weights of a checkpoint file as a flat ``{name: tensor}`` dict on the CPU.
 
-    ``.pth``/``.pt``/``.bin`` files are read with ``torch.load(weights_only=True)``,
-    ``.safetensors`` with safetensors. The weights are taken out of common containers
+    ``.pth``/``.pt``/``.bin`` files are read with ``torch.load(weights_only=True)`` (TorchScript
+    archives for their modules' tensors, without running them), ``.safetensors`` with
+    safetensors. The weights are taken out of common containers
     (``params_ema``, ``params``, ``state_dict``, ``model``, ``netG``, ``generator``), and the
     ``module.`` prefix that DataParallel/DDP add is removed.
 

@@ -15,10 +15,13 @@ detected so that the refusal can say why.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+import torch
 from torch import nn
 
 from ...errors import CheckpointError
@@ -82,7 +85,8 @@ def _builder(support: Any, fact: Fact, allow_noncommercial: bool) -> Callable[..
                 f"does not allow commercial use; {_OPT_IN}"
             )
         try:
-            descriptor = support.architecture.load(_canonical(state_dict))
+            with _seeded(fact.seed):
+                descriptor = support.architecture.load(_canonical(state_dict))
         except Exception as exc:  # spandrel raises assorted errors on inconsistent files
             raise CheckpointError(
                 f"looks like {_a(fact.id)} model, but spandrel cannot load it: "
@@ -93,17 +97,43 @@ def _builder(support: Any, fact: Fact, allow_noncommercial: bool) -> Callable[..
     return build
 
 
+@contextlib.contextmanager
+def _seeded(seed: int | None) -> Iterator[None]:
+    """Seed numpy's and torch's global generators for what runs inside (MAT draws its latent
+    when it is built), then put both back as they were."""
+    if seed is None:
+        yield
+        return
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            yield
+    finally:
+        np.random.set_state(state)
+
+
 def _built(descriptor: Any, fact: Fact) -> BuiltArch:
     requirements = descriptor.size_requirements
-    if requirements.square:
-        raise CheckpointError(f"{fact.id} needs square inputs, which ganedit cannot give it yet")
+    # Square requirements are met in the module, as spandrel meets them (torch backend only);
+    # others by ganedit's codec, from the card.
+    own_padding = bool(requirements.square)
+    if own_padding and fact.route == "onnx":
+        raise CheckpointError(f"{fact.id} needs square inputs, which its ONNX export cannot pad")
     multiple, mode = 1, "reflect"
     if fact.pad is not None:
         where, mode = fact.pad
         multiple = int(getattr(descriptor.model, where)) if isinstance(where, str) else where
     if fact.matrix_dft:
         use_matrix_dft(descriptor.model)
-    module = ImportedNet(descriptor, pad_multiple=multiple, pad_mode=mode).eval()
+    module = ImportedNet(
+        descriptor,
+        pad_multiple=multiple,
+        pad_mode=mode,
+        requirements=requirements if own_padding else None,
+        seed=fact.seed,
+    ).eval()
     tiling = "ok" if descriptor.tiling.name == "SUPPORTED" else "discouraged"
     spec = ImportedSpec(
         fact=fact,
@@ -111,8 +141,8 @@ def _built(descriptor: Any, fact: Fact) -> BuiltArch:
         scale=int(descriptor.scale),
         in_channels=int(descriptor.input_channels),
         out_channels=int(descriptor.output_channels),
-        min_size=max(int(requirements.minimum), 1),
-        size_multiple=int(requirements.multiple_of),
+        min_size=1 if own_padding else max(int(requirements.minimum), 1),
+        size_multiple=1 if own_padding else int(requirements.multiple_of),
         tiling=tiling,
         tags=tuple(str(tag) for tag in descriptor.tags),
     )

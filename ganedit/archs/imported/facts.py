@@ -12,6 +12,9 @@ state dict and builds the network; ganedit adds what it needs to export and run 
   own call. ``(attribute or fixed multiple, mode)``;
 - ``max_batch``: 1 where the exported graph froze the batch size into a reshape (window
   attention's ``window_reverse``) and is only right at batch 1;
+- ``seed``: the model draws random numbers (MAT: dropout in its forward and a latent drawn when
+  it is built); ganedit seeds both with this number, so a file gives the same result every time
+  (spandrel's own call gives a different one each time);
 - ``matrix_dft``: the model's Fourier units (LaMa) compute their FFTs as matrix products
   (:mod:`ganedit.archs.imported.dft`), which every exporter and onnxruntime handle;
 - ``license`` of the architecture's code as spandrel ships it (the ``__arch/LICENSE`` files of
@@ -50,6 +53,7 @@ class Fact:
     pad: tuple[str | int, PadMode] | None = None
     max_batch: int | None = None
     matrix_dft: bool = False
+    seed: int | None = None
     example: tuple[str, dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
@@ -195,17 +199,20 @@ _ROWS = (
          noncommercial=True,
          example=("MPRNet", {"n_feat": 8, "scale_unetfeats": 4, "scale_orsnetfeats": 4,
                              "num_cab": 1})),
+    Fact("Uformer", "MIT", "torch",
+         "it needs square inputs in multiples of 128 and its exported graph is right at its "
+         "export size only; ganedit pads each image to a square as spandrel does",
+         example=("Uformer", {"img_size": 128, "embed_dim": 8, "depths": [1] * 9,
+                              "num_heads": [1] * 9, "win_size": 8})),
+    Fact("MAT", "CC BY-NC 4.0", "torch",
+         "no exporter handles it (convolutions with computed kernels), and it needs square "
+         "inputs in multiples of 512, which ganedit pads to as spandrel does",
+         noncommercial=True, max_batch=1, seed=240, example=("MAT", {})),
     # -- refused ---------------------------------------------------------------------------------
     Fact("GFPGAN", "Apache-2.0 (with third-party parts)", "refused", _FACE),
     Fact("RestoreFormer", "Apache-2.0 (with third-party parts)", "refused", _FACE),
     Fact("CodeFormer", "S-Lab License 1.0 (non-commercial)", "refused", _FACE,
          noncommercial=True),
-    Fact("Uformer", "MIT", "refused",
-         "it needs square inputs in multiples of 128, which ganedit's padding cannot give it yet "
-         "(and its exported graph is right at its export size only)"),
-    Fact("MAT", "CC BY-NC 4.0", "refused",
-         "it needs square inputs in multiples of 512 (and no exporter handles it at more than one "
-         "size); ganedit's padding cannot give it those yet", noncommercial=True),
     Fact("AuraSR", "CC BY-SA 4.0", "refused",
          "a 600-million-parameter GigaGAN upscaler; " + _NO_TINY),
     Fact("DDColor", "academic and non-commercial use only", "refused",

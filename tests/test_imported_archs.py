@@ -212,7 +212,7 @@ def test_every_fact_is_an_architecture_spandrel_registers() -> None:
 
 def test_every_refused_architecture_says_why() -> None:
     refused = [fact for fact in FACTS.values() if fact.route == "refused"]
-    assert {f.id for f in refused} >= {"GFPGAN", "RestoreFormer", "CodeFormer", "MAT"}
+    assert {f.id for f in refused} >= {"GFPGAN", "RestoreFormer", "CodeFormer"}
     assert all(len(fact.reason) > 20 for fact in refused)
 
 

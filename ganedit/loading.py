@@ -233,6 +233,7 @@ def load(
         >>> up = ganedit.load("realesr-general-x4v3", variant=Variant(denoise=0.5))
     """
     source = resolve(name_or_path, variant)
+    _check_weights_license(source, runtime)
     if source.kind == "builtin":
         session, card, path = _open_builtin(source)
     else:
@@ -252,6 +253,22 @@ def load(
     return TASK_CLASSES[card.task](session, card, path)
 
 
+_OPT_IN = (
+    f"--allow-noncommercial, {NONCOMMERCIAL_ENV}=1 or ganedit.Runtime(allow_noncommercial=True)"
+)
+
+
+def _check_weights_license(source: Source, runtime: Runtime) -> None:
+    """Refuse a zoo model whose weights are licensed for non-commercial use only, unless the
+    user opted in; before anything is downloaded."""
+    entry = source.entry
+    if entry is not None and entry.noncommercial and not runtime.noncommercial_allowed:
+        raise GaneditError(
+            f"{entry.name}'s weights are licensed {entry.license}, which does not allow "
+            f"commercial use; ganedit uses them only when you opt in: {_OPT_IN}"
+        )
+
+
 def _check_license(card: ModelCard, runtime: Runtime) -> None:
     """Refuse a model whose architecture's code is licensed for non-commercial use only, unless
     the user opted in (the card says so; a cached conversion is checked again each load)."""
@@ -259,7 +276,5 @@ def _check_license(card: ModelCard, runtime: Runtime) -> None:
         raise GaneditError(
             f"{card.name} is a {card.extra.get('spandrel_arch', card.arch)} model, whose code is "
             f"licensed {card.extra.get('arch_license', 'for non-commercial use only')}, which "
-            "does not allow commercial use; ganedit uses it only when you opt in: "
-            f"--allow-noncommercial, {NONCOMMERCIAL_ENV}=1 or "
-            "ganedit.Runtime(allow_noncommercial=True)"
+            f"does not allow commercial use; ganedit uses it only when you opt in: {_OPT_IN}"
         )

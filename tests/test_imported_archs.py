@@ -236,3 +236,18 @@ def test_imported_architectures_come_after_ganedits_own() -> None:
     assert all(entry_id.startswith("spandrel_") for entry_id in ids[5:])
     # spandrel's order settles its overlaps: Swin2SR files also pass SwinIR's key check.
     assert ids.index("spandrel_swin2sr") < ids.index("spandrel_swinir")
+
+
+def test_an_unknown_file_points_to_spandrel_extra_arches_only_when_it_is_missing() -> None:
+    from ganedit.archs import ArchRegistry
+
+    # What the registry holds without spandrel_extra_arches: no non-commercial architecture.
+    without_extra = ArchRegistry(
+        tuple(e for e in ALL if not e.id.startswith("spandrel_") or not _fact(e).noncommercial)
+    )
+    unknown = {"foo.weight": torch.zeros(2)}
+    with pytest.raises(CheckpointError, match=r"pip install spandrel_extra_arches$"):
+        load_generator(unknown, registry=without_extra)
+    with pytest.raises(CheckpointError, match=r"no known architecture") as info:
+        load_generator(unknown, registry=ALL)
+    assert "spandrel_extra_arches" not in str(info.value)

@@ -5,17 +5,15 @@ Offline and on the CPU: tiny synthetic images in ``tmp_path``, archives served f
 
 from __future__ import annotations
 
-import functools
-import http.server
 import io
 import tarfile
-import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from http_helpers import serve_folder
 from PIL import Image
 
 torch = pytest.importorskip("torch")
@@ -427,11 +425,6 @@ def test_skip_beyond_the_epoch_is_refused() -> None:
 # --- downloads --------------------------------------------------------------------------------
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
     """A folder served over loopback HTTP, and its base URL."""
@@ -439,14 +432,8 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Pa
         monkeypatch.delenv(var, raising=False)
     root = tmp_path / "served"
     root.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serve_folder(root) as (base, _):
+        yield root, base
 
 
 def _png_bytes(h: int = 8, w: int = 8) -> bytes:

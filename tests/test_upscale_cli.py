@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
+from http_helpers import serve_folder
 from PIL import Image, ImageCms, ImageOps
 
 torch = pytest.importorskip("torch")
@@ -264,17 +262,6 @@ WDN = "realesr-general-wdn-x4v3"
 PLAIN = "tiny-x4"
 
 
-class _CountingHandler(http.server.SimpleHTTPRequestHandler):
-    hits: list[str]
-
-    def do_GET(self) -> None:
-        self.hits.append(self.path)
-        super().do_GET()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, list[str], Path]]:
     """A loopback HTTP server over two tiny SRVGG checkpoints of one shape, and a plain one."""
@@ -282,15 +269,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, list[str], Path]]:
     for name, seed in ((GENERAL, 10), (WDN, 11), (PLAIN, 12)):
         net = tiny_network("srvgg", scale=4, seed=seed, spread=0.05)
         save_realesrgan(net, folder / f"{name}.pth")
-    hits: list[str] = []
-    _CountingHandler.hits = hits
-    handler = functools.partial(_CountingHandler, directory=str(folder))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", hits, folder
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_folder(folder) as (base, hits):
+        yield base, hits, folder
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,23 +9,13 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from http_helpers import serve_folder
 from PIL import Image
 
 import ganedit
 from ganedit import zoo
 from ganedit.archs import ResnetGenerator
 from ganedit.cli import main
-
-
-class _CountingHandler(http.server.SimpleHTTPRequestHandler):
-    hits: list[str]
-
-    def do_GET(self) -> None:
-        self.hits.append(self.path)
-        super().do_GET()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @pytest.fixture
@@ -39,15 +26,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     torch.manual_seed(0)
     net = ResnetGenerator(in_channels=3, out_channels=3, ngf=4, n_blocks=1, norm="instance")
     torch.save(net.state_dict(), folder / "tiny2zebra.pth")
-    hits: list[str] = []
-    handler = functools.partial(_CountingHandler, directory=str(folder))
-    _CountingHandler.hits = hits
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", hits
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_folder(folder) as served:
+        yield served
 
 
 @pytest.fixture

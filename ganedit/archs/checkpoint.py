@@ -267,9 +267,15 @@ def _no_match(source: str, state_dict: StateDict, registry: ArchRegistry) -> Che
     if imported:
         own.append(f"one of {len(imported)} architectures spandrel detects ({preview(imported)})")
     expected = " or ".join(own) or "(the registry is empty)"
+    hint = ""
+    if imported and "mat" not in imported:  # spandrel_extra_arches is not installed
+        hint = (
+            "; architectures under non-commercial licences (MAT, SRFormer, Restormer, ...) are "
+            "detected only with spandrel_extra_arches installed: pip install spandrel_extra_arches"
+        )
     return CheckpointError(
         f"{source}: no known architecture matches its {_count(len(keys), 'key', 'keys')} "
-        f"(first: {preview(keys)}); expected {expected}"
+        f"(first: {preview(keys)}); expected {expected}{hint}"
     )
 
 

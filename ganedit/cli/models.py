@@ -32,6 +32,9 @@ def models_list(task: str | None, as_json: bool) -> None:
             "name": e.name,
             "task": e.task,
             "family": e.family,
+            "arch": e.arch,
+            "license": e.license,
+            "noncommercial": e.noncommercial,
             "cached": not e.builtin and cache.is_cached(e),
             "builtin": e.builtin,
             "description": e.description,
@@ -41,14 +44,31 @@ def models_list(task: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    width = max((len(row["name"]) for row in rows), default=4)
-    for row in rows:
-        mark = "*" if row["cached"] else " "
-        click.echo(
-            f"{mark} {row['name']:<{width}}  {row['task']:<9}  {row['family']:<8}  "
-            f"{row['description']}"
+    table = [
+        (
+            "*" if row["cached"] else " ",
+            str(row["name"]),
+            str(row["task"]),
+            str(row["arch"]),
+            _short(row),
+            str(row["description"]),
         )
-    click.echo("(* downloaded)", err=True)
+        for row in rows
+    ]
+    widths = [max((len(cells[i]) for cells in table), default=0) for i in range(6)]
+    for cells in table:
+        click.echo("  ".join(f"{c:<{w}}" for c, w in zip(cells, widths, strict=True)).rstrip())
+    click.echo(
+        "(* downloaded; NC: weights for non-commercial use only, run with "
+        "--allow-noncommercial; `ganedit models info NAME` describes one)",
+        err=True,
+    )
+
+
+def _short(row: dict[str, object]) -> str:
+    """The licence without the project it comes from: ``Apache-2.0``, ``CC BY-NC 4.0 (NC)``."""
+    license_ = str(row["license"]).split(" (")[0] or "?"
+    return f"{license_} (NC)" if row["noncommercial"] else license_
 
 
 @models.command("info", context_settings=CONTEXT)
@@ -78,10 +98,12 @@ def models_info(name: str) -> None:
         "aliases": ", ".join(entry.aliases),
         "task": entry.task,
         "family": entry.family,
+        "arch": entry.arch,
         "description": entry.description,
         "url": entry.url,
         "source": entry.source,
-        "license": entry.license,
+        "license": entry.license
+        + (" (non-commercial: needs --allow-noncommercial)" if entry.noncommercial else ""),
         "sha256": "" if entry.builtin else entry.sha256 or "(recorded on first download)",
         "weights": weights,
         "onnx": onnx,

@@ -75,6 +75,10 @@ class ZooEntry:
             ``name``. The family-qualified name is built from it.
         blend_with: The name of another entry whose weights ``--denoise`` mixes with these
             (realesr-general-x4v3 with its ``-wdn`` twin), or ``None``.
+        arch: The network architecture, for people (``"RRDBNet"``, ``"SwinIR-M"``, ``"LaMa"``).
+        noncommercial: The weights' licence forbids commercial use (CC BY-NC, ...): ganedit
+            downloads and runs them only when the user opts in (``--allow-noncommercial``,
+            ``GANEDIT_ALLOW_NONCOMMERCIAL=1``).
 
     Raises:
         ValueError: A field is malformed (unknown task, bad name, URL without a file name,
@@ -99,6 +103,8 @@ class ZooEntry:
     aliases: tuple[str, ...] = ()
     upstream_name: str = ""
     blend_with: str | None = None
+    arch: str = ""
+    noncommercial: bool = False
 
     def __post_init__(self) -> None:
         problems: list[str] = []

@@ -74,6 +74,7 @@ def _cyclegan(name: str, description: str) -> ZooEntry:
         source=_CYCLEGAN_SOURCE,
         license=_LICENSE,
         upstream_name=name,
+        arch="ResNet-9 (CycleGAN)",
     )
 
 
@@ -91,6 +92,7 @@ def _pix2pix(name: str, description: str) -> ZooEntry:
         license=_LICENSE,
         aliases=(f"pix2pix_{name}",) if shared else (),
         upstream_name=name,
+        arch="U-Net 256 (pix2pix)",
     )
 
 

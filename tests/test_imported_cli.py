@@ -291,3 +291,48 @@ def test_inpaint_big_lama_from_the_zoo_matches_spandrel(site: Site, tmp_path: Pa
         _assert_matches(out[:, :, :3], _reference(descriptor, image, hole))
         assert np.array_equal(out[~hole], image[~hole])  # outside the hole: the input itself
         assert not np.array_equal(out[hole][:, :3], image[hole][:, :3])
+
+
+# --- non-commercial architectures and the listing -------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_noncommercial_architecture_needs_the_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("spandrel_extra_arches")
+    from spandrel_extra_arches.architectures.SRFormer import SRFormer
+
+    monkeypatch.delenv("GANEDIT_ALLOW_NONCOMMERCIAL", raising=False)
+    weights = tmp_path / "srformer.pth"
+    net = SRFormer(
+        img_size=16,
+        embed_dim=24,
+        depths=(1, 1),
+        num_heads=(2, 2),
+        window_size=4,
+        upscale=2,
+        upsampler="pixelshuffle",
+    )
+    torch.save(_randomised(net, seed=8).state_dict(), weights)
+    _photos(tmp_path / "in", (21, 27))
+    refused = _invoke("upscale", weights, tmp_path / "in", "-o", tmp_path / "no", "-q")
+    assert refused.exit_code == 2
+    assert "SRFormer model, whose code is licensed CC BY-NC 4.0" in refused.output
+    assert "--allow-noncommercial" in refused.output
+    assert not (tmp_path / "no").exists()
+    args = ["upscale", weights, tmp_path / "in", "-o", tmp_path / "yes", "-q"]
+    allowed = _invoke(*args, "--allow-noncommercial")
+    assert allowed.exit_code == 0, allowed.output
+    assert _read(tmp_path / "yes" / "rgb.png").shape == (42, 54, 3)
+
+
+def test_models_list_shows_architecture_and_licence() -> None:
+    result = _invoke("models", "list", "--task", "inpaint")
+    assert result.exit_code == 0
+    rows = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
+    assert "LaMa" in rows["big-lama"] and "Apache-2.0" in rows["big-lama"]
+    assert "MAT" in rows["mat-places512"] and "CC BY-NC 4.0 (NC)" in rows["mat-places512"]
+    upscale = _invoke("models", "list", "--task", "upscale").output
+    swinir = next(line for line in upscale.splitlines() if line.split()[0] == "swinir-m-x4-gan")
+    assert "SwinIR-M" in swinir and "Apache-2.0" in swinir

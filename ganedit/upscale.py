@@ -40,7 +40,12 @@ from .model import Model, WorkItem, run_grouped
 from .resize import bleed_colors, outscale_size, resize_float
 from .tiling import looks_like_oom, min_tile_size, run_tiled_adaptive
 
-__all__ = ["UpscaleOptions", "Upscaler"]
+__all__ = ["AUTO_TILE", "WHOLE_PIXELS", "UpscaleOptions", "Upscaler"]
+
+#: ``tile=None``: images of at most this many pixels (1024²) run whole ...
+WHOLE_PIXELS = 1024 * 1024
+#: ... and bigger ones in tiles of this side, which bounds the memory a network needs.
+AUTO_TILE = 512
 
 log = logging.getLogger("ganedit")
 
@@ -53,7 +58,10 @@ class UpscaleOptions:
         outscale: Final size factor; ``None`` keeps the network's scale. Any positive value:
             the network's result is resized in float (Lanczos up, area down).
         tile: Largest tile side in input pixels; ``0`` runs whole images (still halving into
-            tiles on an out-of-memory error).
+            tiles on an out-of-memory error); ``None`` (the default) runs whole the images of at
+            most :data:`WHOLE_PIXELS` pixels (so results are the network's own, with no seam),
+            and those of models whose card discourages tiling (they use the whole image), and
+            cuts bigger ones into tiles of :data:`AUTO_TILE`.
         tile_overlap: Input pixels shared by neighbouring tiles, blended with a smooth ramp.
         tile_batch: Tiles per network call.
         alpha_mode: ``"resize"`` (a high-quality resize of the alpha plane) or ``"network"``
@@ -62,7 +70,7 @@ class UpscaleOptions:
     """
 
     outscale: float | None = None
-    tile: int = 512
+    tile: int | None = None
     tile_overlap: int = 16
     tile_batch: int = 4
     alpha_mode: Literal["resize", "network"] = "resize"
@@ -71,7 +79,7 @@ class UpscaleOptions:
     def __post_init__(self) -> None:
         if self.outscale is not None and not self.outscale > 0:
             raise ValueError(f"outscale must be > 0, got {self.outscale}")
-        if self.tile < 0 or self.tile_overlap < 0 or self.tile_batch < 1:
+        if (self.tile or 0) < 0 or self.tile_overlap < 0 or self.tile_batch < 1:
             raise ValueError(
                 "tile and tile_overlap must be >= 0 and tile_batch >= 1, got "
                 f"{self.tile}, {self.tile_overlap}, {self.tile_batch}"
@@ -177,16 +185,20 @@ class Upscaler(Model):
         x = to_network_range(match_channels(unit, self.card.in_channels), self.card.input_range)
         return np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)
 
-    def _tile(self, longest: int) -> int:
-        """The tile side for an image whose longer side (at least ``min_size``) is ``longest``."""
+    def _tile(self, height: int, width: int) -> int:
+        """The tile side for an image of ``height`` × ``width`` (each at least ``min_size``)."""
         multiple = self.card.size_multiple
+        tile = self.options.tile
+        if tile is None:
+            whole = self.card.tiling == "discouraged" or height * width <= WHOLE_PIXELS
+            tile = 0 if whole else AUTO_TILE
         # tile 0: the whole image as one tile (its side rounded up to the size multiple).
-        tile = self.options.tile or round_up(longest, multiple)
+        tile = tile or round_up(max(height, width), multiple)
         return max(tile, min_tile_size(self.options.tile_overlap, multiple))
 
     def _fits_one_tile(self, height: int, width: int) -> bool:
         card = self.card
-        tile = self._tile(max(height, width, card.min_size))
+        tile = self._tile(max(height, card.min_size), max(width, card.min_size))
         size = tile // card.size_multiple * card.size_multiple
         return max(padded_size(height, card), padded_size(width, card)) <= size
 
@@ -206,7 +218,7 @@ class Upscaler(Model):
             self.run_batch,
             chw,
             scale=card.scale,
-            tile=self._tile(max(chw.shape[1:])),
+            tile=self._tile(*chw.shape[1:]),
             overlap=opts.tile_overlap,
             multiple=card.size_multiple,
             batch_size=opts.tile_batch,

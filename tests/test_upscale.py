@@ -459,6 +459,39 @@ def test_map_runs_whole_images_of_one_shape_in_one_network_call(
     assert counting.shapes == [(3, 3, 20, 24), (1, 3, 18, 24)]
 
 
+# --- the automatic tile ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "tiling", "expected"),
+    [
+        (16, 16, "ok", [(1, 3, 16, 16)]),  # 256 pixels: at the limit, whole
+        (16, 17, "ok", [(2, 3, 16, 16)]),  # one pixel more: two tiles of 16, in one batch
+        (16, 17, "discouraged", [(1, 3, 16, 17)]),  # the card says whole, whatever the size
+    ],
+    ids=["at-the-limit", "over-the-limit", "discouraged"],
+)
+def test_the_default_tile_runs_small_images_whole_and_tiles_big_ones(
+    rrdb_x4: Upscaler,
+    monkeypatch: pytest.MonkeyPatch,
+    height: int,
+    width: int,
+    tiling: str,
+    expected: list[tuple[int, ...]],
+) -> None:
+    import ganedit.upscale
+
+    monkeypatch.setattr(ganedit.upscale, "WHOLE_PIXELS", 16 * 16)
+    monkeypatch.setattr(ganedit.upscale, "AUTO_TILE", 16)
+    model = rrdb_x4.with_options(tile_overlap=4)
+    assert model.options.tile is None
+    model.card = dataclasses.replace(rrdb_x4.card, tiling=tiling)
+    counting = _CountingRun(rrdb_x4.run_batch)
+    monkeypatch.setattr(model, "run_batch", counting)
+    model(to_uint8(photo(height, width)))
+    assert counting.shapes == expected
+
+
 # --- out of memory ----------------------------------------------------------------------------
 
 

@@ -67,7 +67,7 @@ def translate(job: FolderJob, options: Any, variant: Any, runtime: Any) -> None:
 
 
 def _upscale_options(
-    outscale: float | None, tile: int, tile_overlap: int, tile_batch: int, alpha_mode: str
+    outscale: float | None, tile: int | None, tile_overlap: int, tile_batch: int, alpha_mode: str
 ) -> Any:
     from ..upscale import UpscaleOptions
 
@@ -102,10 +102,10 @@ _UPSCALE_DECORATORS: list[Any] = [
             click.option(
                 "--tile",
                 type=click.IntRange(min=0),
-                default=512,
-                show_default=True,
+                default=None,
                 help="Largest tile side in input pixels (0: whole images). Tiles overlap and are "
-                "blended.",
+                "blended. [default: whole images up to 1024x1024 pixels, and for models that "
+                "discourage tiling; tiles of 512 beyond]",
             ),
             click.option(
                 "--tile-overlap",

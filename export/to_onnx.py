@@ -49,10 +49,12 @@ class ExportResult:
 
 def _verify_shapes(card: ModelCard) -> tuple[tuple[int, int, int, int], ...]:
     # Two shapes, the second not square and (where the card allows) batch 2, so that the dynamic
-    # axes are exercised; the first is what the runtime would run a 32-pixel image at (the
-    # codec's padded size). With a size multiple of 1 the second is odd, which exercises the
-    # padding that imported window models do inside the graph.
-    side = padded_size(32, card)
+    # axes are exercised; the first, which is also the shape traced, is what the runtime would
+    # run a 33-pixel image at (the codec's padded size). With a size multiple of 1 it is odd:
+    # a model that pads or crops odd sizes behind a Python ``if`` (RealCUGAN, and window models
+    # that pad themselves) is traced with the branch taken, whose amounts the graph then
+    # computes from the shape (0 at even sizes), and the second shape, even, checks that.
+    side = padded_size(33, card)
     channels = card.in_channels + (1 if card.mask is not None else 0)
     batch = 2 if card.max_batch is None or card.max_batch >= 2 else 1
     return (

@@ -251,3 +251,43 @@ def test_an_unknown_file_points_to_spandrel_extra_arches_only_when_it_is_missing
     with pytest.raises(CheckpointError, match=r"no known architecture") as info:
         load_generator(unknown, registry=ALL)
     assert "spandrel_extra_arches" not in str(info.value)
+
+
+REALCUGAN = [
+    ("UpCunet2x", {}),
+    ("UpCunet3x", {}),
+    ("UpCunet4x", {}),
+    ("UpCunet4x", {"pro": True}),  # another input range, inside the forward
+    ("UpCunet2x_fast", {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("class_name", "kwargs"), REALCUGAN, ids=["2x", "3x", "4x", "4x-pro", "2x-fast"]
+)
+@pytest.mark.filterwarnings("ignore")
+def test_every_realcugan_variant_exports_right_at_odd_and_even_sizes(
+    class_name: str, kwargs: dict[str, bool], tmp_path: Path
+) -> None:
+    # Their forwards crop odd sizes behind a Python ``if`` (the ×4 ones before adding the
+    # upsampled input); an export traced at an even size would drop the crop.
+    from spandrel.architectures import RealCUGAN
+
+    torch.manual_seed(0)
+    path = tmp_path / "cugan.pth"
+    network = getattr(RealCUGAN, class_name)(in_channels=3, out_channels=3, **kwargs)
+    torch.save(network.state_dict(), path)
+    result = checkpoint_to_onnx(path, tmp_path / "cugan.onnx")
+    card = result.card
+    assert card.extra["spandrel_arch"] == "RealCUGAN"
+    loaded = load_generator(path)
+    session = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
+    for height, width in [(41, 49), (44, 60)]:
+        height = -(-max(height, card.min_size) // card.size_multiple) * card.size_multiple
+        width = -(-max(width, card.min_size) // card.size_multiple) * card.size_multiple
+        x = _inputs(3, height, width, batch=2)
+        (got,) = session.run(None, {"image": x.numpy()})
+        with torch.no_grad():
+            expected = loaded.module(x).numpy()
+        assert got.shape == expected.shape == (2, 3, height * card.scale, width * card.scale)
+        np.testing.assert_allclose(got, expected, atol=1e-4)

@@ -30,6 +30,7 @@ from ..registry import ArchEntry, BuiltArch, StateDict
 from .dft import use_matrix_dft
 from .facts import FACTS, Fact
 from .network import ImportedNet
+from .pooling import use_strided_pooling
 from .spec import ImportedSpec
 
 __all__ = ["imported_entries"]
@@ -127,6 +128,8 @@ def _built(descriptor: Any, fact: Fact) -> BuiltArch:
         multiple = int(getattr(descriptor.model, where)) if isinstance(where, str) else where
     if fact.matrix_dft:
         use_matrix_dft(descriptor.model)
+    if fact.strided_pooling:
+        use_strided_pooling(descriptor.model)
     module = ImportedNet(
         descriptor,
         pad_multiple=multiple,

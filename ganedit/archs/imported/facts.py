@@ -17,6 +17,8 @@ state dict and builds the network; ganedit adds what it needs to export and run 
   (spandrel's own call gives a different one each time);
 - ``matrix_dft``: the model's Fourier units (LaMa) compute their FFTs as matrix products
   (:mod:`ganedit.archs.imported.dft`), which every exporter and onnxruntime handle;
+- ``strided_pooling``: SAFMN's adaptive pooling becomes fixed-window pooling, the same
+  result at the multiples it is padded to (:mod:`ganedit.archs.imported.pooling`);
 - ``license`` of the architecture's code as spandrel ships it (the ``__arch/LICENSE`` files of
   its repository at v0.4.2), and whether it is non-commercial (``spandrel_extra_arches``: only
   with an explicit opt-in);
@@ -53,6 +55,7 @@ class Fact:
     pad: tuple[str | int, PadMode] | None = None
     max_batch: int | None = None
     matrix_dft: bool = False
+    strided_pooling: bool = False
     seed: int | None = None
     example: tuple[str, dict[str, Any]] | None = None
 
@@ -128,6 +131,18 @@ _ROWS = (
                            "reduction": 4})),
     Fact("DRUNet", "MIT", "onnx", max_batch=1,
          example=("DRUNet", {"in_nc": 4, "out_nc": 3, "nc": [8, 16, 32, 64], "nb": 2})),
+    Fact("RealCUGAN", "MIT", "onnx",
+         example=("UpCunet2x", {"in_channels": 3, "out_channels": 3})),
+    Fact("KBNet", "MIT", "onnx",
+         example=("KBNet_s", {"width": 8, "middle_blk_num": 1, "enc_blk_nums": [1, 1],
+                              "dec_blk_nums": [1, 1]})),
+    Fact("FDAT", "MIT", "onnx",
+         example=("FDAT", {"scale": 2, "embed_dim": 16, "num_groups": 1, "depth_per_group": 1,
+                           "num_heads": 2, "window_size": 8, "mid_dim": 8})),
+    Fact("SAFMN", "Apache-2.0", "onnx", strided_pooling=True,
+         example=("SAFMN", {"dim": 8, "n_blocks": 1, "upscaling_factor": 2})),
+    Fact("SAFMNBCIE", "Apache-2.0", "onnx", strided_pooling=True,
+         example=("SAFMNBCIE", {"dim": 8, "n_blocks": 1, "num_layers": 1})),
     Fact("LaMa", "Apache-2.0", "onnx", matrix_dft=True,
          example=("LaMa", {"in_nc": 4, "out_nc": 3})),
     Fact("SRFormer", "CC BY-NC 4.0", "onnx", noncommercial=True,
@@ -154,10 +169,6 @@ _ROWS = (
     Fact("FBCNN", "Apache-2.0", "torch",
          "its exported graph fails at sizes other than the export size (a padding frozen into "
          "an Add)", example=("FBCNN", {"nc": [8, 16, 32, 512], "nb": 2})),
-    Fact("KBNet", "MIT", "torch",
-         "its exported graph differs from torch at sizes other than the export size",
-         example=("KBNet_s", {"width": 8, "middle_blk_num": 1, "enc_blk_nums": [1, 1],
-                              "dec_blk_nums": [1, 1]})),
     Fact("DITN", "Apache-2.0", "torch",
          "the TorchScript exporter freezes a reshape to the export size (the dynamo exporter "
          "would work; not wired yet)",
@@ -166,23 +177,9 @@ _ROWS = (
     Fact("DCTLSA", "Apache-2.0", "torch",
          "its exported graph fails at sizes other than the export size (a frozen reshape)",
          example=("DCTLSA", {"nf": 10, "num_modules": 6, "upscale": 2, "num_head": 5})),
-    Fact("FDAT", "MIT", "torch",
-         "its exported graph fails at sizes other than the export size (a frozen reshape)",
-         example=("FDAT", {"scale": 2, "embed_dim": 16, "num_groups": 1, "depth_per_group": 1,
-                           "num_heads": 2, "window_size": 8, "mid_dim": 8})),
-    Fact("RealCUGAN", "MIT", "torch",
-         "its exported graph crops its output to the export size's parity (2 px too wide at "
-         "odd sizes)", example=("UpCunet2x", {"in_channels": 3, "out_channels": 3})),
     Fact("HVICIDNet", "MIT", "torch", "its exported graph fails at sizes other than the export "
          "size (an Expand frozen to it)",
          example=("HVICIDNet", {"channels": [8, 8, 16, 32], "heads": [1, 2, 4, 8]})),
-    Fact("SAFMN", "Apache-2.0", "torch",
-         "the TorchScript exporter refuses adaptive pooling to a size that depends on the input "
-         "(the dynamo exporter would work; not wired yet)",
-         example=("SAFMN", {"dim": 8, "n_blocks": 1, "upscaling_factor": 2})),
-    Fact("SAFMNBCIE", "Apache-2.0", "torch",
-         "the TorchScript exporter refuses adaptive pooling to a size that depends on the input",
-         example=("SAFMNBCIE", {"dim": 8, "n_blocks": 1, "num_layers": 1})),
     Fact("FFTformer", "MIT", "torch",
          "the TorchScript exporter has no FFT; onnxruntime's DFT runs it 6x slower than torch",
          example=("FFTformer", {"dim": 8, "num_blocks": [1, 1, 1], "num_refinement_blocks": 1})),

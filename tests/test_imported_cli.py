@@ -176,6 +176,29 @@ def test_upscale_a_swinir_zoo_model_matches_spandrel(site: Site, tmp_path: Path)
     assert site.hits == [f"/{weights.name}"]
 
 
+# --- a cascaded U-Net from the zoo: Real-CUGAN x2, odd sizes cropped in its forward ----------
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_upscale_a_realcugan_zoo_model_matches_spandrel(site: Site, tmp_path: Path) -> None:
+    from spandrel.architectures.RealCUGAN import UpCunet2x
+
+    weights = site.file("realcugan-x2-no-denoise")
+    torch.save(_randomised(UpCunet2x(in_channels=3, out_channels=3), seed=6).state_dict(), weights)
+    images = _photos(tmp_path / "in")  # 45 x 59: odd both ways
+
+    result = _invoke(
+        "upscale", "realcugan-x2-no-denoise", tmp_path / "in", "-o", tmp_path / "out", "-q"
+    )
+
+    assert result.exit_code == 0, result.output
+    descriptor = _spandrel(weights)
+    for name, image in images.items():
+        out = _read(tmp_path / "out" / f"{name}.png")
+        assert out.shape[:2] == (SIZE[0] * 2, SIZE[1] * 2)
+        _assert_matches(out[:, :, :3], _reference(descriptor, image))
+
+
 # --- a compact net given as a file; a x1 restoration model through `restore` ----------------
 
 

@@ -76,6 +76,13 @@ _OMNISR = "https://huggingface.co/Acly/Omni-SR/resolve/main"
 _OMNISR_SOURCE = "Francis0625/Omni-SR official DIV2K weights, as safetensors at Acly/Omni-SR"
 
 
+# Real-CUGAN's official weights are on cloud drives only; its README links this Hugging Face
+# Space (mnixry's web demo), which serves the same files. No checksum is published: the first
+# download's is recorded.
+_REALCUGAN = "https://huggingface.co/spaces/mayhug/Real-CUGAN/resolve/main/weights"
+_REALCUGAN_SOURCE = "bilibili/ailab Real-CUGAN weights, as served by the mayhug/Real-CUGAN Space"
+
+
 def _imported() -> list[ZooEntry]:
     """Upscalers of architectures ganedit imports through spandrel."""
 
@@ -204,6 +211,23 @@ def _imported() -> list[ZooEntry]:
             source="Kim2091/Kim2091-Models release",
             license="CC0-1.0",
             upstream_name="4x-RealPLKSR_Pretrain_V4",
+        ),
+        *(
+            entry(
+                f"realcugan-x2-{variant}",
+                "realcugan",
+                f"{_REALCUGAN}/up2x-latest-{variant}.pth",
+                arch="RealCUGAN (UpCunet2x)",
+                description=f"×2 for anime and illustrations, {what}.",
+                source=_REALCUGAN_SOURCE,
+                license="MIT (bilibili/ailab Real-CUGAN)",
+                upstream_name=f"up2x-latest-{variant}",
+            )
+            for variant, what in (
+                ("no-denoise", "no denoising"),
+                ("conservative", "conservative (keeps the most texture)"),
+                ("denoise3x", "strong denoising and artefact removal"),
+            )
         ),
         entry(
             "4x-ultrasharp",

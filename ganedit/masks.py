@@ -229,7 +229,7 @@ class MaskSource:
         invert: Black (zero) is the hole instead of white.
 
     Raises:
-        MaskError: ``path`` does not exist.
+        MaskError: ``path`` does not exist, or is neither a file nor a folder (a named pipe).
     """
 
     path: Path
@@ -243,6 +243,8 @@ class MaskSource:
         path = Path(self.path)
         if not path.exists():
             raise MaskError(f"mask {path} does not exist")
+        if not (path.is_dir() or path.is_file()):
+            raise MaskError(f"mask {path} is neither a file nor a folder")
         object.__setattr__(self, "path", path.resolve())
 
     @property

@@ -155,6 +155,11 @@ def plan_jobs(
         if not given.exists():
             raise GaneditError(f"input {given} does not exist")
         root = given.resolve()
+        if root.is_dir() and root == out:
+            raise GaneditError(
+                f"the output folder {output_dir} is the input folder {given}: every result would "
+                "replace its input; choose another output folder"
+            )
         if root.is_dir():
             pairs = [(p, p.relative_to(root)) for p in _walk(root, recursive, out)]
         else:
@@ -361,6 +366,31 @@ def _attach_masks(jobs: list[Job], masks: MaskSource) -> tuple[list[Job], list[F
     )
 
 
+def _spare_inputs(jobs: list[Job], sources: Sequence[Path]) -> tuple[list[Job], list[FileResult]]:
+    """Refuse the jobs whose output is one of the job's inputs (an image or a mask, by path or
+    through a symbolic link): whatever the flags, an input is never written."""
+    inputs: dict[Path, Path] = {}
+    for path in [*sources, *(j.mask for j in jobs if j.mask is not None)]:
+        inputs[path] = path
+        inputs.setdefault(_real(path), path)
+    kept, refused = [], []
+    for job in jobs:
+        hit = inputs.get(job.output) or inputs.get(_real(job.output))
+        if hit is None:
+            kept.append(job)
+        else:
+            what = "its own input" if hit == job.source else f"the input {hit}"
+            refused.append(FileResult(job.source, None, "failed", f"output would overwrite {what}"))
+    return kept, refused
+
+
+def _real(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return path
+
+
 def _finished(output: Path) -> bool:
     """Whether an earlier run left a result here. An empty file is not one: no image format
     is empty, and a power cut after a ``fsync=False`` write can leave one."""
@@ -430,6 +460,8 @@ def process_folder(
         source = masks if isinstance(masks, MaskSource) else MaskSource(Path(masks))
         jobs, unmatched = _attach_masks(jobs, source)
         rejected = [r for r in rejected if r.source not in {j.mask for j in jobs}] + unmatched
+    jobs, clashing = _spare_inputs(jobs, [*(j.source for j in jobs), *(r.source for r in rejected)])
+    rejected += clashing
     report = Report()
     lock = threading.Lock()
 

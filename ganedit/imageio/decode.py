@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -135,8 +137,41 @@ def decode_image(path: Path) -> DecodedImage:
         raise ImageError(f"{name}: truncated or corrupt image data: {type(e).__name__}: {e}") from e
 
 
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of ``path``, refusing anything but a regular file (a FIFO, a device, a socket)
+    without blocking on it: the file is opened non-blocking and checked on its descriptor, so a
+    FIFO swapped in after a check cannot hang the job either.
+
+    Raises:
+        ImageError: Not a regular file; the message names it and what it is.
+        OSError: It cannot be opened or read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ImageError(f"{path}: not a regular file ({_file_kind(mode)})")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    finally:
+        os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), "not a file")
+
+
 def _decode(path: Path) -> DecodedImage:
-    with Image.open(path) as im:
+    data = read_regular_file(path)
+    with Image.open(io.BytesIO(data)) as im:
         width, height = im.size
         if width * height > MAX_PIXELS:
             raise ImageError(
@@ -146,7 +181,7 @@ def _decode(path: Path) -> DecodedImage:
             )
         fmt = im.format or "UNKNOWN"
         n_frames = int(getattr(im, "n_frames", 1))
-        deep_color = _is_16bit_color(im, path)
+        deep_color = _is_16bit_color(im, data)
         # Pillow's TIFF loader applies and deletes the orientation itself: read it before
         # loading. Other formats load first, so that a load error is never mistaken for an
         # EXIF error (PNG's getexif loads the image to find an eXIf chunk after the pixels).
@@ -161,7 +196,7 @@ def _decode(path: Path) -> DecodedImage:
         mode = im.mode
 
         if deep_color:
-            color, alpha = _decode_16bit_color(path)
+            color, alpha = _decode_16bit_color(data, path)
             mode = {(1, True): "LA;16", (3, False): "RGB;16"}.get(
                 (color.shape[2], alpha is not None), "RGBA;16"
             )
@@ -200,11 +235,10 @@ def _orientation(im: Image.Image) -> int:
     return value if 1 <= value <= 8 else 1
 
 
-def _is_16bit_color(im: Image.Image, path: Path) -> bool:
+def _is_16bit_color(im: Image.Image, data: bytes) -> bool:
     """True for 16-bit-per-channel colour PNG/TIFF, which Pillow would reduce to 8 bits."""
     if im.format == "PNG":
-        with open(path, "rb") as f:
-            head = f.read(26)
+        head = data[:26]
         # IHDR data starts at byte 16: width, height, bit depth (24), colour type (25).
         return len(head) == 26 and head[24] == 16 and head[25] in (2, 4, 6)
     if im.format == "TIFF":
@@ -217,12 +251,10 @@ def _is_16bit_color(im: Image.Image, path: Path) -> bool:
     return False
 
 
-def _decode_16bit_color(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+def _decode_16bit_color(data: bytes, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     import cv2
 
-    # imdecode instead of imread: imread cannot open non-ASCII paths on Windows.
-    data = np.fromfile(path, dtype=np.uint8)
-    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    arr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None or arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
         found = "nothing" if arr is None else f"{arr.dtype} {arr.shape}"
         raise ImageError(f"{path}: cannot decode 16-bit colour image with OpenCV (got {found})")
@@ -232,7 +264,7 @@ def _decode_16bit_color(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     else:
         color, alpha = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB), None
     # 16-bit grey+alpha PNG comes back as BGRA with equal colour channels: keep it grey.
-    if _png_colour_type(path) == 4:
+    if _png_colour_type(data) == 4:
         color = color[:, :, :1]
     return np.ascontiguousarray(color), alpha
 
@@ -252,9 +284,8 @@ def _upright_like(
     return oriented if distance(oriented[0]) <= distance(color) else (color, alpha)
 
 
-def _png_colour_type(path: Path) -> int | None:
-    with open(path, "rb") as f:
-        head = f.read(26)
+def _png_colour_type(data: bytes) -> int | None:
+    head = data[:26]
     return head[25] if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 else None
 
 

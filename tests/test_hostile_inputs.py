@@ -1,0 +1,134 @@
+"""Hostile and clumsy inputs to the folder commands: nothing lost, nothing hangs, no traceback.
+
+Each test reproduces one finding of a probe of the CLI, played as an attacker and as a careless
+user would play it, and checks what must happen instead: an input of the job is never written,
+a usage mistake is a clear error with exit code 2, and a bad file is named with its reason
+while the good ones are done (exit code 1).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from ganedit.cli import main
+
+
+def _run(*args: object) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _photo(path: Path, size: tuple[int, int] = (24, 32), seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(path)
+    return path.read_bytes()
+
+
+# --- an input is never written ----------------------------------------------------------------
+
+
+def test_an_output_that_is_another_input_is_refused_and_the_input_kept(
+    resnet_onnx: Path, tmp_path: Path
+) -> None:
+    # p0.jpg's result would be imgs/p0.png, which is the other input.
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    jpg, png = imgs / "p0.jpg", imgs / "p0.png"
+    jpg_bytes, png_bytes = _photo(jpg, seed=1), _photo(png, seed=2)
+
+    code, out, _ = _run(
+        "translate", resnet_onnx, jpg, png, "-o", imgs, "--ext", "png", "--overwrite", "--json"
+    )
+
+    assert code == 1
+    assert (jpg.read_bytes(), png.read_bytes()) == (jpg_bytes, png_bytes)
+    failed = {Path(f["file"]).name: f["reason"] for f in json.loads(out)["failures"]}
+    assert failed == {
+        "p0.jpg": f"output would overwrite the input {png}",
+        "p0.png": "output would overwrite the input",
+    }
+
+
+def test_an_output_that_is_a_mask_is_refused_and_the_mask_kept(
+    tmp_path: Path,
+) -> None:
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    _photo(imgs / "a.png", size=(32, 32))
+    mask = tmp_path / "out" / "a.png"  # the mask lies where a's result would go
+    mask.parent.mkdir()
+    Image.fromarray(np.full((32, 32), 255, np.uint8)).save(mask)
+    mask_bytes = mask.read_bytes()
+
+    code, out, _ = _run(
+        "inpaint", "cv2-telea", imgs, "--mask", mask, "-o", tmp_path / "out", "--overwrite",
+        "--json",
+    )  # fmt: skip
+
+    assert code == 1
+    assert mask.read_bytes() == mask_bytes
+    (failure,) = json.loads(out)["failures"]
+    assert failure["reason"] == f"output would overwrite the input {mask}"
+
+
+def test_the_output_folder_equal_to_an_input_folder_is_a_usage_error(
+    resnet_onnx: Path, tmp_path: Path
+) -> None:
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    before = _photo(imgs / "a.png")
+
+    code, _, err = _run("translate", resnet_onnx, imgs, "-o", imgs, "--ext", "jpg")
+
+    assert code == 2
+    assert f"the output folder {imgs} is the input folder {imgs}" in err
+    assert [p.name for p in imgs.iterdir()] == ["a.png"]
+    assert (imgs / "a.png").read_bytes() == before
+
+
+# --- nothing hangs ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Path:
+    import os
+
+    path = tmp_path / "pipe.png"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.timeout(60, method="thread")
+def test_a_named_pipe_given_as_an_input_fails_without_blocking(
+    resnet_onnx: Path, fifo: Path, tmp_path: Path
+) -> None:
+    good = tmp_path / "good.png"
+    _photo(good)
+
+    code, out, _ = _run("translate", resnet_onnx, fifo, good, "-o", tmp_path / "out", "--json")
+
+    assert code == 1
+    report = json.loads(out)
+    assert report["done"] == 1
+    assert report["failures"] == [
+        {"file": str(fifo), "reason": "not a regular file (a named pipe)"}
+    ]
+
+
+@pytest.mark.timeout(60, method="thread")
+def test_a_named_pipe_given_as_the_mask_is_a_usage_error(fifo: Path, tmp_path: Path) -> None:
+    _photo(tmp_path / "a.png")
+
+    code, _, err = _run(
+        "inpaint", "cv2-telea", tmp_path / "a.png", "--mask", fifo, "-o", tmp_path / "out"
+    )
+
+    assert code == 2
+    assert f"mask {fifo} is neither a file nor a folder" in err

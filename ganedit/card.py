@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -17,6 +19,24 @@ __all__ = ["CARD_FORMAT", "METADATA_KEY", "TASKS", "MaskSpec", "ModelCard", "Nor
 
 METADATA_KEY = "ganedit"
 CARD_FORMAT = 1
+
+#: Bounds on a card's values: a card comes from a model file, which may be hostile, and each
+#: value sizes an allocation or a loop (a ``min_size`` of 40000 would pad a thumbnail to
+#: 18 GB). Real models sit far inside them.
+LIMITS: Mapping[str, int] = {
+    "scale": 16,
+    "in_channels": 16,
+    "out_channels": 16,
+    "size_multiple": 1024,
+    "min_size": 4096,
+    "max_batch": 4096,
+}
+#: Largest absolute value of a range end, and longest string field.
+MAX_RANGE = 1e6
+MAX_TEXT = 4096
+#: Largest card in bytes and deepest nesting of its JSON.
+MAX_CARD_BYTES = 1 << 20
+MAX_CARD_DEPTH = 16
 
 #: What a model does; each task has its model class (Translator, Upscaler, Inpainter).
 Task = Literal["translate", "upscale", "inpaint"]
@@ -88,10 +108,31 @@ class ModelCard:
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 problems.append(f"{field} must be a positive integer, got {value!r}")
+            elif value > LIMITS[field]:
+                problems.append(f"{field} must be at most {LIMITS[field]}, got {value}")
         for field in ("input_range", "output_range"):
             value = getattr(self, field)
-            if len(value) != 2 or not float(value[0]) < float(value[1]):
-                problems.append(f"{field} must be [lo, hi] with lo < hi, got {list(value)!r}")
+            if (
+                len(value) != 2
+                or not all(math.isfinite(v) and abs(v) <= MAX_RANGE for v in map(float, value))
+                or not float(value[0]) < float(value[1])
+            ):
+                problems.append(
+                    f"{field} must be [lo, hi], finite, with lo < hi, got {list(value)!r}"
+                )
+        for field in ("name", "arch", "source", "license"):
+            value = getattr(self, field)
+            if not isinstance(value, str) or len(value) > MAX_TEXT:
+                problems.append(f"{field} must be a string of at most {MAX_TEXT} characters")
+        if self.mask is not None and not (
+            isinstance(self.mask.channel, int)
+            and 0 <= self.mask.channel <= self.in_channels
+            and self.mask.hole in (0, 1)
+        ):
+            problems.append(
+                f"mask must name a channel 0..{self.in_channels} and a hole value 0 or 1, "
+                f"got {dataclasses.asdict(self.mask)}"
+            )
         if self.tiling not in ("ok", "discouraged"):
             problems.append(f"tiling must be 'ok' or 'discouraged', got {self.tiling!r}")
         if (self.task == "inpaint") != (self.mask is not None):
@@ -99,10 +140,11 @@ class ModelCard:
         if self.max_batch is not None and (
             not isinstance(self.max_batch, int)
             or isinstance(self.max_batch, bool)
-            or self.max_batch < 1
+            or not 1 <= self.max_batch <= LIMITS["max_batch"]
         ):
             problems.append(
-                f"max_batch must be a positive integer or absent, got {self.max_batch!r}"
+                f"max_batch must be an integer in 1..{LIMITS['max_batch']} or absent, "
+                f"got {self.max_batch!r}"
             )
         if self.norm_stats not in (None, "image", "running"):
             problems.append(f"norm_stats must be 'image' or 'running', got {self.norm_stats!r}")
@@ -167,6 +209,12 @@ class ModelCard:
     @classmethod
     def from_json(cls, text: str) -> ModelCard:
         """Parse the JSON stored in an ONNX file's metadata."""
+        if len(text) > MAX_CARD_BYTES:
+            raise ModelCardError(
+                f"model card is {len(text)} characters long; ganedit reads at most {MAX_CARD_BYTES}"
+            )
+        if _nesting(text) > MAX_CARD_DEPTH:
+            raise ModelCardError(f"model card nests deeper than {MAX_CARD_DEPTH} levels")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -178,3 +226,20 @@ class ModelCard:
     def replace(self, **changes: Any) -> ModelCard:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+
+def _nesting(text: str) -> int:
+    """How deep the brackets of a JSON text nest (strings skipped), without parsing it: a
+    hostile card of a million ``[`` must not reach the parser's recursion."""
+    depth = deepest = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+    return deepest
+
+
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')

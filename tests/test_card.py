@@ -61,6 +61,22 @@ def test_minimal_card_takes_defaults() -> None:
         ({"norm_stats": "batch"}, "norm_stats must be"),
         ({"mask": MaskSpec(channel=3)}, "mask must be given for inpaint models"),
         ({"task": "inpaint"}, "mask must be given for inpaint models"),
+        # A hostile file's card: each bound keeps an allocation or a loop small.
+        ({"min_size": 40000}, "min_size must be at most 4096, got 40000"),
+        ({"scale": 1000}, "scale must be at most 16"),
+        ({"in_channels": 100000}, "in_channels must be at most 16"),
+        ({"size_multiple": 1 << 20}, "size_multiple must be at most 1024"),
+        ({"max_batch": 10**9}, "max_batch must be an integer in 1..4096"),
+        ({"input_range": (0.0, float("inf"))}, r"input_range must be \[lo, hi\], finite"),
+        ({"output_range": (float("nan"), 1.0)}, "output_range must be"),
+        ({"input_range": (0.0, 1e300)}, "input_range must be"),
+        ({"name": "n" * 5000}, "name must be a string of at most 4096 characters"),
+        ({"arch": None}, "arch must be a string"),
+        (
+            {"task": "inpaint", "mask": MaskSpec(channel=99)},
+            "mask must name a channel 0..3 and a hole value 0 or 1",
+        ),
+        ({"task": "inpaint", "mask": MaskSpec(channel=3, hole=255)}, "hole value 0 or 1"),
     ],
 )
 def test_invalid_field_raises_model_card_error(changes: dict[str, Any], message: str) -> None:
@@ -133,6 +149,25 @@ def test_missing_required_key_is_named(missing: str) -> None:
 def test_from_json_rejects_non_objects(text: str, message: str) -> None:
     with pytest.raises(ModelCardError, match=message):
         ModelCard.from_json(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "model card nests deeper than 16 levels"),
+        ('{"a": ' * 17 + "1" + "}" * 17, "model card nests deeper than 16 levels"),
+        (json.dumps({"name": "x" * (1 << 20)}), "ganedit reads at most 1048576"),
+    ],
+    ids=["deep-lists", "deep-objects", "huge"],
+)
+def test_a_hostile_card_is_refused_before_it_is_parsed(text: str, message: str) -> None:
+    with pytest.raises(ModelCardError, match=message):
+        ModelCard.from_json(text)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    data = _card().to_dict() | {"note": '[[[[[[[[[[[[[[[[[[[[{{{{ \\" ]]'}
+    assert ModelCard.from_json(json.dumps(data)).extra["note"].startswith("[[[[")
 
 
 @pytest.mark.parametrize(

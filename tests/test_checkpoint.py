@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import pickle
 import re
 
 import pytest
@@ -31,6 +33,16 @@ class NotATensor:
     """Pickled into a checkpoint to check that weights_only loading refuses it."""
 
     value: int = 1
+
+
+class _Payload:
+    """Unpickling it would run ``touch MARKER`` (os.system)."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (os.system, (f"touch {self.marker}",))
 
 
 def _randomise(net: nn.Module) -> nn.Module:
@@ -314,9 +326,26 @@ class TestErrors:
         with pytest.raises(CheckpointError, match="NotATensor") as info:
             read_state_dict(path)
         message = str(info.value)
-        assert message.startswith(f"{path}: ")
+        assert message.startswith(f"{path}: refused: loading it would run Python code")
         assert "NotATensor" in message
-        assert "weights_only=True" in message
+        assert "likely succeed" not in message  # torch's advice to load it unsafely
+
+    @pytest.mark.parametrize("suffix", [".pth", ".pt", ".bin"])
+    @pytest.mark.parametrize("container", ["torch.save", "raw pickle"])
+    def test_a_payload_that_runs_a_command_is_refused_unrun(self, tmp_path, suffix, container):
+        marker = tmp_path / "ran"
+        payload = _Payload(str(marker))
+        path = tmp_path / f"evil{suffix}"
+        if container == "torch.save":
+            torch.save({"weight": torch.zeros(1), "x": payload}, path)
+        else:
+            path.write_bytes(pickle.dumps(payload, protocol=4))
+        with pytest.raises(CheckpointError) as info:
+            read_state_dict(path)
+        assert not marker.exists()
+        assert str(info.value).startswith(
+            f"{path}: refused: loading it would run Python code from the file (posix.system)"
+        )
 
     @pytest.mark.parametrize(
         ("content", "expected"),

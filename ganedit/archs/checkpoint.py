@@ -10,7 +10,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+import pickletools
 import re
+import warnings
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -89,22 +92,22 @@ def _load_pickle(path: Path) -> object:
     if is_torchscript_archive(path):
         return _load_torchscript(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols it did not write; the error below says more.
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        text = str(exc)
-        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", text)
-        if unsafe:
+        code = _code_it_would_run(path)
+        if code:
             raise CheckpointError(
-                f"{path}: the file pickles a Python object ({unsafe[1]}) besides tensors, and "
-                "ganedit only loads checkpoints with torch.load(weights_only=True), which never "
-                "runs code from the file. If you trust the file, load it once yourself with "
-                "torch.load and weights_only=False, and save only its state dict (names to "
-                "tensors) with torch.save or as .safetensors"
+                f"{path}: refused: loading it would run Python code from the file ({code}); "
+                "ganedit loads only tensors and never runs code from a model file. If you trust "
+                "the file, load it yourself and save only its state dict (names to tensors), "
+                "as .safetensors or with torch.save"
             ) from exc
-        detail = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
-        reason = detail[1] if detail else text.splitlines()[0]
         raise CheckpointError(
-            f"{path}: not a PyTorch checkpoint (unpickling failed: {reason})"
+            f"{path}: not a PyTorch checkpoint (its pickle holds something other than tensors "
+            "and plain data)"
         ) from exc
     except (EOFError, RuntimeError, KeyError, ValueError, OSError) as exc:
         reason = "the file is empty" if path.stat().st_size == 0 else f"{type(exc).__name__}"
@@ -112,6 +115,43 @@ def _load_pickle(path: Path) -> object:
         if detail and path.stat().st_size:
             reason += f": {detail[0][:200]}"
         raise CheckpointError(f"{path}: not a PyTorch checkpoint ({reason})") from exc
+
+
+# What a weights file's pickle may name: tensors, storages, containers.
+_DATA_GLOBALS = re.compile(
+    r"(torch\._utils\._rebuild_\w+|torch\.\w*Storage|torch\.(float|bfloat|int|uint)\w*|"
+    r"torch\.(device|Size|dtype)|collections\.OrderedDict|builtins\.(set|frozenset|slice))$"
+)
+
+
+def _code_it_would_run(path: Path) -> str:
+    """The callables a pickled file names beyond tensors and containers (``posix.system``),
+    read from its opcodes without unpickling: ``""`` when it names none."""
+    try:
+        data = _main_pickle(path)
+        names: list[str] = []
+        strings: list[str] = []
+        for opcode, arg, _ in pickletools.genops(data):
+            if opcode.name == "GLOBAL" and isinstance(arg, str):
+                names.append(arg.replace(" ", "."))
+            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                names.append(f"{strings[-2]}.{strings[-1]}")
+            elif isinstance(arg, str):
+                strings.append(arg)
+    except Exception:  # a broken pickle names nothing we can report
+        return ""
+    unsafe = sorted({name for name in names if not _DATA_GLOBALS.match(name)})
+    return ", ".join(unsafe[:5]) + (", ..." if len(unsafe) > 5 else "")
+
+
+def _main_pickle(path: Path) -> bytes:
+    """The pickle of a ``torch.save`` file: ``*/data.pkl`` of its zip, or the file itself."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+            return archive.read(name)
+    with open(path, "rb") as f:
+        return f.read(64 << 20)
 
 
 def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:

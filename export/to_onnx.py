@@ -53,13 +53,16 @@ def _verify_shapes(card: ModelCard) -> tuple[tuple[int, int, int, int], ...]:
     # run a 33-pixel image at (the codec's padded size). With a size multiple of 1 it is odd:
     # a model that pads or crops odd sizes behind a Python ``if`` (RealCUGAN, and window models
     # that pad themselves) is traced with the branch taken, whose amounts the graph then
-    # computes from the shape (0 at even sizes), and the second shape, even, checks that.
+    # computes from the shape (0 at even sizes), and the second shape's even width checks
+    # that. The second is about twice as tall: models that pad to a window multiple inside (up to
+    # 32; SCUNet's 64 is padded in ganedit's wrapper) must pad both to different sizes, or a
+    # window count frozen into the graph (DAT's shifted-window mask) would pass unseen.
     side = padded_size(33, card)
     channels = card.in_channels + (1 if card.mask is not None else 0)
     batch = 2 if card.max_batch is None or card.max_batch >= 2 else 1
     return (
         (1, channels, side, side),
-        (batch, channels, side + card.size_multiple, side),
+        (batch, channels, padded_size(67, card), side + card.size_multiple),
     )
 
 

@@ -32,6 +32,7 @@ from .facts import FACTS, Fact
 from .network import ImportedNet
 from .pooling import use_strided_pooling
 from .spec import ImportedSpec
+from .windows import use_computed_masks
 
 __all__ = ["imported_entries"]
 
@@ -130,6 +131,8 @@ def _built(descriptor: Any, fact: Fact) -> BuiltArch:
         use_matrix_dft(descriptor.model)
     if fact.strided_pooling:
         use_strided_pooling(descriptor.model)
+    if fact.computed_masks:
+        use_computed_masks(descriptor.model)
     module = ImportedNet(
         descriptor,
         pad_multiple=multiple,

@@ -17,6 +17,8 @@ state dict and builds the network; ganedit adds what it needs to export and run 
   (spandrel's own call gives a different one each time);
 - ``matrix_dft``: the model's Fourier units (LaMa) compute their FFTs as matrix products
   (:mod:`ganedit.archs.imported.dft`), which every exporter and onnxruntime handle;
+- ``computed_masks``: DAT's and RGT's shifted-window masks are computed for each input rather
+  than taken from buffers stored for one size (:mod:`ganedit.archs.imported.windows`);
 - ``strided_pooling``: SAFMN's adaptive pooling becomes fixed-window pooling, the same
   result at the multiples it is padded to (:mod:`ganedit.archs.imported.pooling`);
 - ``license`` of the architecture's code as spandrel ships it (the ``__arch/LICENSE`` files of
@@ -56,6 +58,7 @@ class Fact:
     max_batch: int | None = None
     matrix_dft: bool = False
     strided_pooling: bool = False
+    computed_masks: bool = False
     seed: int | None = None
     example: tuple[str, dict[str, Any]] | None = None
 
@@ -89,10 +92,10 @@ _ROWS = (
                              "up_scale": 2})),
     Fact("SCUNet", "Apache-2.0", "onnx", pad=(64, "reflect"),
          example=("SCUNet", {"config": [1, 1, 1, 1, 1, 1, 1], "dim": 64})),
-    Fact("RGT", "Apache-2.0", "onnx", max_batch=1,
+    Fact("RGT", "Apache-2.0", "onnx", max_batch=1, computed_masks=True,
          example=("RGT", {"img_size": 64, "embed_dim": 60, "depth": [2, 2], "num_heads": [2, 2],
                           "upscale": 2, "split_size": [8, 32]})),
-    Fact("DAT", "Apache-2.0", "onnx", max_batch=1,
+    Fact("DAT", "Apache-2.0", "onnx", max_batch=1, computed_masks=True,
          example=("DAT", {"img_size": 64, "embed_dim": 60, "split_size": [8, 32],
                           "depth": [2, 2], "num_heads": [2, 2], "upscale": 2})),
     Fact("CRAFT", "Apache-2.0", "onnx", max_batch=1,

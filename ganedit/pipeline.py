@@ -44,6 +44,8 @@ __all__ = ["FolderSettings", "Job", "Progress", "auto_workers", "plan_jobs", "pr
 
 # Formats that store 16 bits per channel; other formats get 8-bit output.
 _SIXTEEN_BIT_FORMATS = frozenset({"PNG", "TIFF"})
+# Formats whose extra frames are an animation (a TIFF's extra pages are often thumbnails).
+_ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +128,7 @@ def _walk(root: Path, recursive: bool, skip: Path | None) -> Iterator[Path]:
             continue  # hidden files and folders, including our own temporary files
         if skip is not None and (path == skip or skip in path.parents):
             continue  # never read back our own outputs when OUT lies inside an input folder
-        if path.is_file() and path.suffix.lower() in imageio.IMAGE_SUFFIXES:
+        if path.is_file() and path.suffix.lower() in imageio.INPUT_SUFFIXES:
             yield path
 
 
@@ -198,6 +200,11 @@ class _Decoded:
 
 def _decode(job: Job, model: Model, masks: MaskSource | None) -> _Decoded:
     image = imageio.decode_image(job.source)
+    if image.n_frames > 1 and image.format in _ANIMATED_FORMATS:
+        raise GaneditError(
+            f"an animation ({image.n_frames} frames); ganedit edits still images, so that no "
+            "frame is lost: extract the frames first"
+        )
     fmt = imageio.format_for_suffix(job.output.suffix)
     dtype = np.dtype(image.color.dtype if fmt in _SIXTEEN_BIT_FORMATS else np.uint8)
     hole, mask_name = None, "the mask"

@@ -177,6 +177,8 @@ def resolve(
     if name not in registry and (
         path.suffix.lower() in (*CHECKPOINT_SUFFIXES, ".onnx") or os.sep in name
     ):
+        if path.exists():
+            raise GaneditError(f"model file {path} is not a regular file")
         raise GaneditError(f"model file {path} does not exist")
     entry = registry.get(name)
     twin = None

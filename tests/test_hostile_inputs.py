@@ -132,3 +132,113 @@ def test_a_named_pipe_given_as_the_mask_is_a_usage_error(fifo: Path, tmp_path: P
 
     assert code == 2
     assert f"mask {fifo} is neither a file nor a folder" in err
+
+
+# --- no raw Python warning reaches a user ---------------------------------------------------------
+
+
+def test_a_corrupt_exif_block_is_one_warning_line_and_the_image_is_done(
+    resnet_onnx: Path, tmp_path: Path
+) -> None:
+    import struct
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    # One IFD entry whose 1000 bytes of data lie past the end of the block.
+    tiff = b"II*\x00" + struct.pack("<IH", 8, 1) + struct.pack("<HHII", 0x010F, 2, 1000, 5000)
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(imgs / "a.jpg", exif=b"Exif\0\0" + tiff)
+
+    code, _, err = _run("translate", resnet_onnx, imgs, "-o", tmp_path / "out")
+
+    assert code == 0
+    assert "warning: Corrupt EXIF data. Expecting to read 4 bytes but only got 0." in err
+    assert "UserWarning" not in err and "warnings.warn" not in err
+    assert (tmp_path / "out" / "a.jpg").is_file()
+
+
+# --- model files and the cache: a clear error, exit 2 -------------------------------------------
+
+
+def test_a_cache_folder_that_cannot_be_created_is_a_usage_error(
+    resnet_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the cache folder's parent should be")
+    monkeypatch.setenv("GANEDIT_HOME", str(blocker / "home"))
+    _photo(tmp_path / "a.png")
+
+    code, _, err = _run("translate", resnet_checkpoint, tmp_path / "a.png", "-o", tmp_path / "o")
+
+    assert code == 2
+    assert f"cannot create ganedit's cache folder {blocker / 'home'} (Not a directory)" in err
+
+
+def test_an_onnx_model_needs_no_cache_folder(
+    resnet_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    monkeypatch.setenv("GANEDIT_HOME", str(blocker / "home"))
+    _photo(tmp_path / "a.png")
+
+    code, _, _ = _run("translate", resnet_onnx, tmp_path / "a.png", "-o", tmp_path / "o")
+
+    assert code == 0
+
+
+@pytest.mark.parametrize("kind", ["folder", "pipe"])
+def test_a_model_path_that_is_not_a_file_is_a_usage_error(kind: str, tmp_path: Path) -> None:
+    import os
+
+    model = tmp_path / "model.pth"
+    if kind == "folder":
+        model.mkdir()
+    else:
+        os.mkfifo(model)
+    _photo(tmp_path / "a.png")
+
+    code, _, err = _run("translate", model, tmp_path / "a.png", "-o", tmp_path / "o")
+
+    assert code == 2
+    assert f"model file {model} is not a regular file" in err
+
+
+# --- nothing skipped in silence -----------------------------------------------------------------
+
+
+def _gif(path: Path, frames: int) -> None:
+    images = [Image.new("RGB", (16, 16), (40 * i, 90, 200)) for i in range(frames)]
+    images[0].save(path, save_all=frames > 1, append_images=images[1:])
+
+
+def test_gifs_in_a_folder_run_with_ext_and_are_named_without_it(
+    resnet_onnx: Path, tmp_path: Path
+) -> None:
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    _gif(imgs / "still.gif", 1)
+    _gif(imgs / "moving.gif", 3)
+
+    code, out, _ = _run(
+        "translate", resnet_onnx, imgs, "-o", tmp_path / "png", "--ext", "png", "--json"
+    )
+
+    assert code == 1
+    report = json.loads(out)
+    assert report["outputs"] == [str(tmp_path / "png" / "still.png")]
+    assert report["failures"] == [
+        {
+            "file": str(imgs / "moving.gif"),
+            "reason": "an animation (3 frames); ganedit edits still images, so that no frame is "
+            "lost: extract the frames first",
+        }
+    ]
+
+    code, out, _ = _run("translate", resnet_onnx, imgs, "-o", tmp_path / "same", "--json")
+
+    assert code == 1
+    reasons = {Path(f["file"]).name: f["reason"] for f in json.loads(out)["failures"]}
+    assert reasons == dict.fromkeys(
+        ["moving.gif", "still.gif"],
+        "unsupported file type '.gif'; use --ext to pick an output format",
+    )

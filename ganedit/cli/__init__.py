@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from ._shared import CONTEXT
+from ._shared import CONTEXT, tame_warnings
 from .bench import bench
 from .export import export
 from .jobs import inpaint, restore, translate, upscale
@@ -57,6 +57,7 @@ def main() -> None:
     """GAN image editing: translate (CycleGAN, pix2pix), upscale (ESRGAN family) and inpaint
     folders of images with pretrained or your own models; export checkpoints to ONNX; train
     your own."""
+    tame_warnings()
 
 
 for _command in (translate, upscale, restore, inpaint, bench, models, export):

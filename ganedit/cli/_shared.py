@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -81,6 +82,23 @@ class _EchoHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         click.echo(self.format(record), err=True)
+
+
+def tame_warnings() -> None:
+    """Python warnings reach a CLI user as one ``warning: ...`` line on stderr each (once per
+    message), never with a file name and source line of ganedit's or a library's code; warnings
+    meant for developers (deprecations) are not shown at all."""
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category)
+    seen: set[str] = set()
+
+    def show(message: Warning | str, *_: Any, **__: Any) -> None:
+        text = " ".join(str(message).split())
+        if text not in seen:
+            seen.add(text)
+            click.echo(f"warning: {text}", err=True)
+
+    warnings.showwarning = show
 
 
 def log_to_stderr(quiet: bool) -> None:
@@ -222,6 +240,9 @@ def load_model(
         )
     except (GaneditError, ImportError, ValueError) as exc:
         fail(exc)
+    except OSError as exc:  # the model file or the cache cannot be read or written
+        where = f" {exc.filename}" if exc.filename else ""
+        fail(GaneditError(f"{name}: cannot read or write{where}: {exc.strerror or exc}"))
     if task is not None and model.card.task != task:
         other = model.card.task
         article = "an" if other[0] in "aeiou" else "a"

@@ -36,10 +36,11 @@ from __future__ import annotations
 
 from .decode import MAX_PIXELS, DecodedImage, decode_image
 from .encode import encode_image
-from .formats import IMAGE_SUFFIXES, format_for_suffix
+from .formats import IMAGE_SUFFIXES, INPUT_SUFFIXES, format_for_suffix
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "INPUT_SUFFIXES",
     "MAX_PIXELS",
     "DecodedImage",
     "decode_image",

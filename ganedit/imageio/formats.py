@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ganedit.errors import ImageError
 
-__all__ = ["IMAGE_SUFFIXES", "SUFFIX_FORMATS", "format_for_suffix"]
+__all__ = ["IMAGE_SUFFIXES", "INPUT_SUFFIXES", "SUFFIX_FORMATS", "format_for_suffix"]
 
 SUFFIX_FORMATS: dict[str, str] = {
     ".jpg": "JPEG",
@@ -18,8 +18,11 @@ SUFFIX_FORMATS: dict[str, str] = {
     ".tiff": "TIFF",
 }
 
-#: Suffixes (lower case, with the dot) the folder walker picks up; ``encode_image`` writes them all.
+#: Suffixes (lower case, with the dot) that ``encode_image`` writes.
 IMAGE_SUFFIXES: frozenset[str] = frozenset(SUFFIX_FORMATS)
+#: Suffixes of the images the folder walker picks up: those it writes, and GIF, which it reads
+#: (a still one; its result needs ``--ext``) but does not write.
+INPUT_SUFFIXES: frozenset[str] = IMAGE_SUFFIXES | {".gif"}
 
 
 def format_for_suffix(suffix: str) -> str:

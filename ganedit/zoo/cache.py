@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import DownloadError
+from ..errors import DownloadError, GaneditError
 from .download import ChecksumMismatchError, Progress, download, sha256_file
 from .registry import ZooEntry
 
@@ -41,11 +41,17 @@ def ganedit_home() -> Path:
     """The cache home: ``$GANEDIT_HOME`` if set, else ``~/.cache/ganedit``; created if missing.
 
     Raises:
-        OSError: The folder does not exist and cannot be created.
+        GaneditError: The folder does not exist and cannot be created.
     """
     value = os.environ.get("GANEDIT_HOME")
     home = Path(value).expanduser() if value else Path.home() / ".cache" / "ganedit"
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GaneditError(
+            f"cannot create ganedit's cache folder {home} ({exc.strerror or exc}); set "
+            "GANEDIT_HOME to a folder you can write"
+        ) from exc
     return home
 
 

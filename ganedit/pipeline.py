@@ -38,7 +38,7 @@ from .errors import GaneditError
 from .images import ImageIn
 from .masks import MaskError, MaskSource
 from .model import Model, WorkItem
-from .report import FileResult, Report
+from .report import FileResult, JobInterrupted, Report
 
 __all__ = ["FolderSettings", "Job", "Progress", "auto_workers", "plan_jobs", "process_folder"]
 
@@ -344,6 +344,8 @@ class _Runner:
     def _encoded(self, job: Job) -> Callable[[Future[Path]], None]:
         def done(future: Future[Path]) -> None:
             self.encode_slots.release()
+            if future.cancelled():  # the job was stopped before this file was written
+                return
             try:
                 future.result()
             except Exception as exc:
@@ -449,6 +451,8 @@ def process_folder(
     Raises:
         GaneditError: An input or the masks do not exist, the model cannot run folder jobs,
             or masks are missing for a model that needs them (or given to one that takes none).
+        JobInterrupted: Ctrl-C (``KeyboardInterrupt``) stopped the job after the files in
+            flight; its ``report`` says what was done. Every output written is complete.
 
     Example:
         >>> report = ganedit.process_folder(ganedit.load("horse2zebra"), ["photos"], "out")
@@ -492,6 +496,14 @@ def process_folder(
             todo.append(job)
     _remove_stale_temporaries(jobs)
     if todo:
-        _Runner(model, settings, report, on_result, source).run(todo)
+        before = len(report.results)
+        try:
+            _Runner(model, settings, report, on_result, source).run(todo)
+        except KeyboardInterrupt:
+            # The runner let the files in flight finish; the rest are left for a rerun.
+            report.interrupted = True
+            report.not_started = len(todo) - (len(report.results) - before)
+            report.finish()
+            raise JobInterrupted(report) from None
     report.finish()
     return report

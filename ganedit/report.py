@@ -8,7 +8,10 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["FileResult", "Report"]
+__all__ = ["FileResult", "JobInterrupted", "Report"]
+
+#: Exit code of a job stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+INTERRUPTED_EXIT = 130
 
 Status = Literal["done", "skipped", "failed"]
 
@@ -30,6 +33,9 @@ class Report:
     results: list[FileResult] = dataclasses.field(default_factory=list)
     started: float = dataclasses.field(default_factory=time.perf_counter)
     finished: float | None = None
+    #: How many files were left undone because the job was stopped (Ctrl-C, SIGTERM).
+    not_started: int = 0
+    interrupted: bool = False
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
     def add(self, result: FileResult) -> None:
@@ -66,7 +72,9 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 when every file was done or skipped, 1 when any failed."""
+        """0 when every file was done or skipped, 1 when any failed, 130 when stopped."""
+        if self.interrupted:
+            return INTERRUPTED_EXIT
         return 0 if self.ok else 1
 
     def summary(self) -> str:
@@ -77,6 +85,11 @@ class Report:
             f"{len(self.failed)} failed in {self.elapsed:.1f}s ({rate:.2f} images/s)"
         ]
         lines += [f"  failed: {r.source}: {r.reason}" for r in self.failed]
+        if self.interrupted:
+            lines.append(
+                f"interrupted: {self.not_started} not done; run the same command again to "
+                "finish (done outputs are skipped)"
+            )
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,6 +100,17 @@ class Report:
             "failed": len(self.failed),
             "elapsed_s": round(self.elapsed, 3),
             "images_per_s": round(self.done / self.elapsed, 3) if self.elapsed > 0 else 0.0,
+            "interrupted": self.interrupted,
+            "not_done": self.not_started,
             "failures": [{"file": str(r.source), "reason": r.reason} for r in self.failed],
             "outputs": [str(r.output) for r in self.results if r.status == "done"],
         }
+
+
+class JobInterrupted(KeyboardInterrupt):
+    """A folder job stopped by Ctrl-C (or SIGTERM in the CLI) after the files in flight; its
+    :class:`Report` says what was done. A ``KeyboardInterrupt``, so a script still stops."""
+
+    def __init__(self, report: Report):
+        super().__init__("folder job interrupted")
+        self.report = report

@@ -242,3 +242,51 @@ def test_gifs_in_a_folder_run_with_ext_and_are_named_without_it(
         ["moving.gif", "still.gif"],
         "unsupported file type '.gif'; use --ext to pick an output format",
     )
+
+
+# --- interruptions: Ctrl-C and SIGTERM stop cleanly, with the summary --------------------------
+
+
+@pytest.mark.timeout(120, method="thread")
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_a_stopped_job_finishes_the_files_in_flight_and_prints_its_report(
+    resnet_onnx: Path, tmp_path: Path, signum: str
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "in"
+    root.mkdir()
+    names = [f"img{i:02d}.png" for i in range(40)]
+    for seed, name in enumerate(names):
+        _photo(root / name, size=(96, 96), seed=seed)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "ganedit.cli", "translate", str(resnet_onnx), str(root)]
+    command += ["-o", str(out), "--workers", "1", "--threads", "1", "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        if out.is_dir() and any(out.glob("*.png")):
+            process.send_signal(getattr(signal, signum))
+            break
+        time.sleep(0.001)
+    stdout, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 130, stderr
+    report = json.loads(stdout)
+    assert report["interrupted"] is True
+    assert report["failed"] == 0  # a file stopped before it was written is not a failure
+    assert report["done"] + report["not_done"] == len(names)
+    assert report["done"] > 0 and report["not_done"] > 0
+    assert "Traceback" not in stderr and "Aborted!" not in stderr
+    assert "interrupted: " in stderr
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted(Path(p).name for p in report["outputs"])  # no temporaries
+    for name in written:
+        with Image.open(out / name) as image:
+            image.load()  # complete
+    code, rerun, _ = _run("translate", resnet_onnx, root, "-o", out, "--json")
+    assert code == 0
+    assert json.loads(rerun)["done"] == report["not_done"]

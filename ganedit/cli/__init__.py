@@ -5,7 +5,8 @@ Commands: ``translate``, ``upscale`` (alias ``restore``) and ``inpaint`` (folder
 (:mod:`.bench`), and ``train``/``data`` (in ``ganedit.train``, imported only when used).
 
 Exit codes: 0 all done, 1 some files failed (or a download failed), 2 usage error (including an
-unknown model or an unreadable model file).
+unknown model or an unreadable model file), 130 stopped by Ctrl-C or SIGTERM (after the files
+in flight, with the summary).
 """
 
 from __future__ import annotations

@@ -9,13 +9,16 @@ downloaded or converted. Library code never imports click.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import logging
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -281,29 +284,54 @@ class FolderJob:
     def run(self, model: Any, *, masks: Any = None) -> NoReturn:
         """Run the folder job, print the summary (or JSON) and exit with the report's code."""
         from ..pipeline import process_folder
+        from ..report import JobInterrupted
 
         progress = ClickProgress(f"{model.card.name}", enabled=not self.quiet)
         try:
-            report = process_folder(
-                model,
-                self.inputs,
-                self.output,
-                settings=self.settings,
-                progress=progress,
-                masks=masks,
-            )
+            with _sigterm_interrupts():
+                report = process_folder(
+                    model,
+                    self.inputs,
+                    self.output,
+                    settings=self.settings,
+                    progress=progress,
+                    masks=masks,
+                )
         except GaneditError as exc:
             progress.close()
             fail(exc)
+        except JobInterrupted as stop:
+            report = stop.report
         progress.close()
         if self.as_json:
             click.echo(json.dumps(report.to_dict(), indent=2))
         if not self.quiet:
             click.echo(report.summary(), err=True)
-        elif report.failed:
+        else:
             for failure in report.failed:
                 click.echo(f"failed: {failure.source}: {failure.reason}", err=True)
+            if report.interrupted:
+                click.echo(f"interrupted: {report.not_started} not done", err=True)
         sys.exit(report.exit_code)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Within: SIGTERM stops the job as Ctrl-C does (after the files in flight, with a
+    summary), instead of killing the process mid-write. Only in the main thread, where signal
+    handlers can be set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _folder_job(

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 import numpy as np
 
 from .card import ModelCard
+from .codec import padded_size
 from .errors import GaneditError
 from .images import ImageIn, is_grey_pil, join, mask_array, result_dtype, split
 from .masks import hole_from_array
@@ -101,6 +102,12 @@ class Model(abc.ABC):
     def on_gpu(self) -> bool:
         """Whether the network runs on a GPU (CUDA or TensorRT, on either backend)."""
         return self.session.on_gpu
+
+    def working_pixels(self, height: int, width: int) -> int:
+        """How many input pixels the network sees at once for a ``height`` × ``width`` image
+        (the whole padded image here; a tile batch for tiled upscales): what its working
+        memory scales with (:func:`ganedit.memory.image_bytes`)."""
+        return padded_size(height, self.card) * padded_size(width, self.card)
 
     def run_batch(self, batch: np.ndarray) -> np.ndarray:
         """Run the network on a prepared batch.

@@ -37,6 +37,7 @@ from ._files import stale_temporaries
 from .errors import GaneditError
 from .images import ImageIn
 from .masks import MaskError, MaskSource
+from .memory import default_limit, format_size, image_bytes
 from .model import Model, WorkItem
 from .report import FileResult, JobInterrupted, Report
 
@@ -64,6 +65,9 @@ class FolderSettings:
         fsync: Make each output durable (fsync) before it counts as done. Off, outputs are
             still written atomically, but a power cut may lose the newest ones; it saved
             0.8 ms per 256² JPEG, a fifth of the host work, on our test machine (RESULTS.md).
+        max_memory: Bytes one image may take (estimated from its header before it is decoded,
+            :func:`ganedit.memory.image_bytes`); a bigger image fails with the estimate.
+            ``None``: half the memory available when the job starts; ``0``: no limit.
     """
 
     recursive: bool = False
@@ -73,8 +77,11 @@ class FolderSettings:
     workers: int | None = None
     jpeg_quality: int = 95
     fsync: bool = True
+    max_memory: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_memory is not None and self.max_memory < 0:
+            raise ValueError(f"max_memory must be >= 0, got {self.max_memory}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.workers is not None and self.workers < 1:
@@ -198,8 +205,17 @@ class _Decoded:
     dpi: tuple[float, float] | None
 
 
-def _decode(job: Job, model: Model, masks: MaskSource | None) -> _Decoded:
-    image = imageio.decode_image(job.source)
+def _decode(job: Job, model: Model, masks: MaskSource | None, limit: int) -> _Decoded:
+    def budget(height: int, width: int, channels: int, itemsize: int) -> None:
+        need = image_bytes(model, height, width, channels, itemsize)
+        if limit and need > limit:
+            raise GaneditError(
+                f"a {width}x{height} image needs about {format_size(need)} of memory here, more "
+                f"than the limit of {format_size(limit)}; raise it with --max-memory (0: no "
+                "limit) or downscale the image"
+            )
+
+    image = imageio.decode_image(job.source, budget=budget)
     if image.n_frames > 1 and image.format in _ANIMATED_FORMATS:
         raise GaneditError(
             f"an animation ({image.n_frames} frames); ganedit edits still images, so that no "
@@ -267,6 +283,10 @@ class _Runner:
         # Groups of decoded images waiting to fill a batch; bounded by max_pending.
         self.pending: dict[Hashable, list[_Decoded]] = {}
         self.max_pending = max(4 * settings.batch_size, settings.batch_size + self.workers)
+        # Several images are in flight at once (decoding, waiting, running, encoding): each
+        # gets its share of the limit.
+        limit = default_limit() if settings.max_memory is None else settings.max_memory
+        self.memory_limit = limit // (1 if settings.max_memory else max(1, self.workers))
 
     def record(self, result: FileResult) -> None:
         self.report.add(result)
@@ -281,7 +301,7 @@ class _Runner:
 
     def _decode(self, job: Job) -> None:
         try:
-            self.decoded.put((job, _decode(job, self.model, self.masks)))
+            self.decoded.put((job, _decode(job, self.model, self.masks, self.memory_limit)))
         except Exception as exc:
             self.decoded.put((job, exc))
 

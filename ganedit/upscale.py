@@ -196,6 +196,12 @@ class Upscaler(Model):
         tile = tile or round_up(max(height, width), multiple)
         return max(tile, min_tile_size(self.options.tile_overlap, multiple))
 
+    def working_pixels(self, height: int, width: int) -> int:
+        if self._fits_one_tile(height, width):
+            return super().working_pixels(height, width)
+        tile = self._tile(max(height, self.card.min_size), max(width, self.card.min_size))
+        return (tile + 2 * self.options.tile_overlap) ** 2 * self.options.tile_batch
+
     def _fits_one_tile(self, height: int, width: int) -> bool:
         card = self.card
         tile = self._tile(max(height, card.min_size), max(width, card.min_size))

@@ -290,3 +290,65 @@ def test_a_stopped_job_finishes_the_files_in_flight_and_prints_its_report(
     code, rerun, _ = _run("translate", resnet_onnx, root, "-o", out, "--json")
     assert code == 0
     assert json.loads(rerun)["done"] == report["not_done"]
+
+
+# --- memory: estimated from the header, refused before decoding ---------------------------------
+
+
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG that declares ``width`` × ``height`` RGB pixels and holds none: a few bytes that
+    a decoder would need gigabytes for."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+
+
+def test_an_image_too_big_for_memory_is_refused_from_its_header(
+    resnet_onnx: Path, tmp_path: Path
+) -> None:
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    _png_header_only(imgs / "bomb.png", 20000, 20000)  # 400 MP: under the pixel limit
+    _photo(imgs / "fine.png")
+
+    code, out, _ = _run("translate", resnet_onnx, imgs, "-o", tmp_path / "out", "--json")
+
+    assert code == 1
+    report = json.loads(out)
+    assert report["done"] == 1
+    (failure,) = report["failures"]
+    assert failure["file"] == str(imgs / "bomb.png")
+    assert failure["reason"].startswith("a 20000x20000 image needs about ")
+    assert "raise it with --max-memory (0: no limit)" in failure["reason"]
+
+
+def test_max_memory_sets_the_limit_per_image(resnet_onnx: Path, tmp_path: Path) -> None:
+    _photo(tmp_path / "a.png", size=(64, 64))
+
+    code, out, _ = _run(
+        "translate", resnet_onnx, tmp_path / "a.png", "-o", tmp_path / "o", "--max-memory", "1M",
+        "--json",
+    )  # fmt: skip
+
+    assert code == 1
+    (failure,) = json.loads(out)["failures"]
+    assert "more than the limit of 1.0 MiB" in failure["reason"]
+    code, _, _ = _run(
+        "translate", resnet_onnx, tmp_path / "a.png", "-o", tmp_path / "o", "--max-memory", "0"
+    )
+    assert code == 0
+
+
+def test_a_bad_memory_size_is_a_usage_error(resnet_onnx: Path, tmp_path: Path) -> None:
+    _photo(tmp_path / "a.png")
+    code, _, err = _run(
+        "translate", resnet_onnx, tmp_path / "a.png", "-o", tmp_path / "o", "--max-memory", "lots"
+    )
+    assert code == 2
+    assert "not a memory size: 'lots'" in err

@@ -334,6 +334,17 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _memory_size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    from ..memory import parse_size
+
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except GaneditError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _folder_job(
     *,
     model: str,
@@ -347,6 +358,7 @@ def _folder_job(
     workers: int | None,
     jpeg_quality: int,
     no_fsync: bool,
+    max_memory: int | None,
     quiet: bool,
     as_json: bool,
 ) -> FolderJob:
@@ -360,6 +372,7 @@ def _folder_job(
         workers=workers,
         jpeg_quality=jpeg_quality,
         fsync=not no_fsync,
+        max_memory=max_memory,
     )
     return FolderJob(model, inputs, output, settings, device, quiet, as_json)
 
@@ -410,6 +423,15 @@ folder_options = option_group(
             is_flag=True,
             help="Do not fsync each output (faster on big jobs; still atomic, but a power cut "
             "may lose the newest files).",
+        ),
+        click.option(
+            "--max-memory",
+            default=None,
+            metavar="SIZE",
+            callback=_memory_size,
+            help="Memory one image may take, estimated from its header before it is decoded "
+            "(e.g. 8G; 0: no limit) [default: half the memory available, shared by the images "
+            "in flight].",
         ),
         quiet_option,
         json_option,

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
 from ganedit.codec import quantise
-from ganedit.errors import ImageError
+from ganedit.errors import GaneditError, ImageError
 
 __all__ = ["MAX_PIXELS", "DecodedImage", "decode_image"]
 
@@ -92,7 +92,12 @@ def _pillow_pixel_limit() -> Iterator[None]:
                 Image.MAX_IMAGE_PIXELS = _limit_saved
 
 
-def decode_image(path: Path) -> DecodedImage:
+#: Called with ``(height, width, channels, itemsize)`` from the header, before the pixels are
+#: decoded; it raises to refuse the image.
+Budget = Callable[[int, int, int, int], None]
+
+
+def decode_image(path: Path, *, budget: Budget | None = None) -> DecodedImage:
     """Read one image file into upright pixels and the metadata worth carrying over.
 
     The whole file is decoded (first frame of an animation), so truncated or corrupt data is
@@ -100,6 +105,8 @@ def decode_image(path: Path) -> DecodedImage:
 
     Args:
         path: The image file. Never written to.
+        budget: Called with the image's size from its header before its pixels are decoded
+            (see :data:`Budget`); whatever it raises propagates.
 
     Returns:
         A ``DecodedImage``: ``color`` ``(H, W, C)``, ``C`` in ``{1, 3}``, ``uint8`` or ``uint16``,
@@ -118,8 +125,8 @@ def decode_image(path: Path) -> DecodedImage:
     name = str(path)
     try:
         with _pillow_pixel_limit():
-            return _decode(path)
-    except ImageError:
+            return _decode(path, budget)
+    except (ImageError, GaneditError):
         raise
     except FileNotFoundError:
         raise ImageError(f"{name}: no such file") from None
@@ -169,7 +176,7 @@ def _file_kind(mode: int) -> str:
     return next((kind for test, kind in kinds if test(mode)), "not a file")
 
 
-def _decode(path: Path) -> DecodedImage:
+def _decode(path: Path, budget: Budget | None) -> DecodedImage:
     data = read_regular_file(path)
     with Image.open(io.BytesIO(data)) as im:
         width, height = im.size
@@ -182,6 +189,10 @@ def _decode(path: Path) -> DecodedImage:
         fmt = im.format or "UNKNOWN"
         n_frames = int(getattr(im, "n_frames", 1))
         deep_color = _is_16bit_color(im, data)
+        if budget is not None:
+            bands = 4 if im.mode in ("P", "PA") else len(im.getbands())
+            wide = deep_color or im.mode.startswith(("I;16", "I", "F"))
+            budget(height, width, min(bands, 4), 2 if wide else 1)
         # Pillow's TIFF loader applies and deletes the orientation itself: read it before
         # loading. Other formats load first, so that a load error is never mistaken for an
         # EXIF error (PNG's getexif loads the image to find an eXIf chunk after the pixels).

@@ -127,15 +127,37 @@ class Job:
     mask: Path | None = None
 
 
-def _walk(root: Path, recursive: bool, skip: Path | None) -> Iterator[Path]:
-    pattern = root.rglob("*") if recursive else root.glob("*")
-    for path in sorted(pattern):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
+def _walk(root: Path, recursive: bool, skip: Path | None) -> Iterator[Path | FileResult]:
+    """The images under ``root`` in sorted order, and a :class:`FileResult` for each folder
+    that cannot be listed or is a symbolic link (not followed: a link can loop, or lead out of
+    the tree) — nothing is passed over in silence but hidden files and ``skip``."""
+    try:
+        with os.scandir(root) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except OSError as exc:
+        yield FileResult(root, None, "failed", f"cannot list this folder: {exc.strerror or exc}")
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.name.startswith("."):
             continue  # hidden files and folders, including our own temporary files
-        if skip is not None and (path == skip or skip in path.parents):
+        if skip is not None and path == skip:
             continue  # never read back our own outputs when OUT lies inside an input folder
-        if path.is_file() and path.suffix.lower() in imageio.INPUT_SUFFIXES:
+        try:
+            is_dir = entry.is_dir()
+            is_link = entry.is_symlink()
+            is_file = entry.is_file()
+        except OSError:
+            is_dir = is_link = is_file = False
+        if is_dir and recursive:
+            if is_link:
+                yield FileResult(
+                    path, None, "failed", "a link to a folder, not followed (give the folder "
+                    "itself as an input)"
+                )  # fmt: skip
+            else:
+                yield from _walk(path, recursive, skip)
+        elif is_file and path.suffix.lower() in imageio.INPUT_SUFFIXES:
             yield path
 
 
@@ -170,7 +192,12 @@ def plan_jobs(
                 "replace its input; choose another output folder"
             )
         if root.is_dir():
-            pairs = [(p, p.relative_to(root)) for p in _walk(root, recursive, out)]
+            pairs = []
+            for found in _walk(root, recursive, out):
+                if isinstance(found, FileResult):
+                    rejected.append(found)
+                else:
+                    pairs.append((found, found.relative_to(root)))
         else:
             pairs = [(root, PurePath(root.name))]
         for source, relative in pairs:

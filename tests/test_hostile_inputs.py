@@ -352,3 +352,108 @@ def test_a_bad_memory_size_is_a_usage_error(resnet_onnx: Path, tmp_path: Path) -
     )
     assert code == 2
     assert "not a memory size: 'lots'" in err
+
+
+# --- folders: nothing skipped in silence under -r ----------------------------------------------
+
+
+def _cli_without_root_override(*args: object) -> tuple[int, str, str]:
+    """The CLI in a subprocess that file permissions apply to: as root, with the capabilities
+    that override them (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH) dropped by ``setpriv``."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "ganedit.cli", *map(str, args)]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: permissions cannot be made to apply")
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_unreadable_and_linked_folders_and_files_are_each_reported(
+    resnet_onnx: Path, tmp_path: Path
+) -> None:
+    import os
+
+    root = tmp_path / "in"
+    (root / "sub").mkdir(parents=True)
+    _photo(root / "good.png")
+    _photo(root / "sub" / "deep.png", seed=1)
+    locked = root / "locked"
+    locked.mkdir()
+    _photo(locked / "hidden.png", seed=2)
+    _photo(root / "secret.png", seed=3)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    _photo(elsewhere / "far.png", seed=4)
+    (root / "link").symlink_to(elsewhere, target_is_directory=True)
+    (root / "sub" / "loop").symlink_to(root, target_is_directory=True)
+    os.chmod(locked, 0)
+    os.chmod(root / "secret.png", 0)
+    try:
+        code, out, err = _cli_without_root_override(
+            "translate", resnet_onnx, root, "-o", tmp_path / "out", "-r", "--json"
+        )
+    finally:
+        os.chmod(locked, 0o755)
+        os.chmod(root / "secret.png", 0o644)
+
+    assert code == 1, err
+    report = json.loads(out)
+    assert sorted(Path(p).relative_to(tmp_path / "out").as_posix() for p in report["outputs"]) == [
+        "good.png",
+        "sub/deep.png",
+    ]
+    reasons = {
+        Path(f["file"]).relative_to(root).as_posix(): f["reason"] for f in report["failures"]
+    }
+    linked = "a link to a folder, not followed (give the folder itself as an input)"
+    assert reasons == {
+        "locked": "cannot list this folder: Permission denied",
+        "secret.png": "cannot read file: Permission denied",
+        "link": linked,
+        "sub/loop": linked,
+    }
+
+
+def test_a_full_disk_fails_the_file_and_leaves_no_partial_output(
+    resnet_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    import ganedit._files
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for i in range(3):
+        _photo(imgs / f"p{i}.png", seed=i)
+    real_fsync = ganedit._files.os.fsync
+    calls = []
+
+    def fsync(fd: int) -> None:  # the second file's data does not fit
+        import stat
+
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(ganedit._files.os, "fsync", fsync)
+
+    code, out, _ = _run(
+        "translate", resnet_onnx, imgs, "-o", tmp_path / "out", "--workers", "1", "--json"
+    )
+
+    assert code == 1
+    report = json.loads(out)
+    assert report["done"] == 2
+    (failure,) = report["failures"]
+    assert "No space left on device" in failure["reason"]
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == sorted(Path(p).name for p in report["outputs"])  # no temporary, no partial

@@ -60,7 +60,25 @@ class ImageIn:
         return int(self.color.shape[1])
 
 
+def _check_float(image: np.ndarray, what: str) -> None:
+    """Float pixels must be finite and in ``[0, 1]``: 0..255 data given as float would otherwise
+    be clipped to white without a word."""
+    if image.size == 0 or not np.issubdtype(image.dtype, np.floating):
+        return
+    low, high = float(np.min(image)), float(np.max(image))
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError(f"{what} holds NaN or infinite values")
+    if low < -_FLOAT_SLACK or high > 1 + _FLOAT_SLACK:
+        hint = "; divide by 255 (8-bit data) or 65535 (16-bit)" if high > 1 else ""
+        raise ValueError(f"{what} must hold values in 0..1 as floats, got {low:g}..{high:g}{hint}")
+
+
+#: How far outside 0..1 float pixels may stray (rounding in the caller's own maths).
+_FLOAT_SLACK = 1e-3
+
+
 def _split_array(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    _check_float(image, "a float image")
     if image.ndim == 2:
         return image[:, :, None], None
     if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
@@ -76,7 +94,9 @@ def _split_pil(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     if image.mode == "I":
         return np.clip(np.asarray(image), 0, 65535).astype(np.uint16)[:, :, None], None
     if image.mode == "F":
-        return np.clip(np.asarray(image, dtype=np.float32), 0, 1)[:, :, None], None
+        pixels = np.asarray(image, dtype=np.float32)
+        _check_float(pixels, "a PIL image of mode F (32-bit float)")
+        return np.clip(pixels, 0, 1)[:, :, None], None
     has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
         image.mode == "P" and "transparency" in image.info
     )
@@ -106,12 +126,14 @@ def split(image: Image.Image | np.ndarray) -> tuple[np.ndarray, np.ndarray | Non
 
 
 def result_dtype(original: Image.Image | np.ndarray, dtype: np.dtype, *, grey: bool) -> np.dtype:
-    """The dtype a result for ``original`` is quantised to: the input's, except that a 16-bit
-    PIL image comes back 8-bit unless the result is grey (Pillow has no 16-bit RGB mode)."""
+    """The dtype a result for ``original`` is quantised to: the input's, except that a 16-bit or
+    float (``F``) PIL image comes back 8-bit unless the result is grey (Pillow has no 16-bit or
+    float RGB mode)."""
     from PIL import Image
 
-    if not isinstance(original, Image.Image) or dtype != np.uint16:
+    if not isinstance(original, Image.Image) or (dtype != np.uint16 and dtype.kind != "f"):
         return np.dtype(dtype)
+    # Pillow has no 16-bit or float colour modes: colour results come back 8-bit.
     return np.dtype(dtype if grey else np.uint8)
 
 

@@ -457,3 +457,33 @@ def test_a_full_disk_fails_the_file_and_leaves_no_partial_output(
     assert "No space left on device" in failure["reason"]
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == sorted(Path(p).name for p in report["outputs"])  # no temporary, no partial
+
+
+# --- the Python API: odd pixel types get a clear error or a right result ------------------------
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (np.full((16, 16, 3), 200.0, np.float32), "a float image must hold values in 0..1 as "
+         "floats, got 200..200; divide by 255"),
+        (np.full((16, 16, 3), -0.5, np.float64), "got -0.5..-0.5"),
+        (np.full((16, 16, 3), np.nan, np.float32), "a float image holds NaN or infinite values"),
+        (Image.fromarray(np.full((16, 16), 128.0, np.float32), mode="F"),
+         "a PIL image of mode F \\(32-bit float\\) must hold values in 0..1"),
+    ],
+    ids=["0..255-as-float", "negative", "nan", "pil-F-0..255"],
+)  # fmt: skip
+def test_float_pixels_outside_0_to_1_are_refused(
+    resnet_translator, image: object, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=message):
+        resnet_translator(image)
+
+
+def test_a_pil_float_image_in_0_to_1_comes_back_as_an_8_bit_image(resnet_translator) -> None:  # type: ignore[no-untyped-def]
+    grey = np.linspace(0, 1, 16 * 16, dtype=np.float32).reshape(16, 16)
+    out = resnet_translator(Image.fromarray(grey, mode="F"))
+    assert out.mode == "RGB" and out.size == (16, 16)
+    expected = resnet_translator(np.repeat(grey[:, :, None], 3, axis=2))
+    assert np.abs(np.asarray(out).astype(int) - np.rint(expected * 255)).max() <= 1

@@ -26,8 +26,12 @@ def run_generator(run_dir: Path, direction: Literal["AtoB", "BtoA"] = "AtoB") ->
         raise GaneditError(f"{run_dir} is not a training run (no config.json)")
     from ganedit.train import RECIPES
 
-    recipe = json.loads(config_file.read_text()).get("recipe")
-    if recipe not in RECIPES:
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise GaneditError(f"{config_file}: not a readable run configuration ({exc})") from None
+    recipe = config.get("recipe") if isinstance(config, dict) else None
+    if not isinstance(recipe, str) or recipe not in RECIPES:
         raise GaneditError(f"{config_file}: unknown recipe {recipe!r}")
     directions = RECIPES[recipe].generators
     if direction not in directions:
@@ -37,12 +41,13 @@ def run_generator(run_dir: Path, direction: Literal["AtoB", "BtoA"] = "AtoB") ->
     pointer = run_dir / "latest"
     if not pointer.is_file():
         raise GaneditError(f"{run_dir} has no checkpoint yet (no 'latest' file)")
-    path = (
-        run_dir
-        / "checkpoints"
-        / pointer.read_text().strip()
-        / f"{directions[direction]}.safetensors"
-    )
+    checkpoint = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    checkpoints = (run_dir / "checkpoints").resolve()
+    path = (checkpoints / checkpoint / f"{directions[direction]}.safetensors").resolve()
+    if not checkpoint or checkpoints not in path.parents:
+        # The pointer names one folder under checkpoints/; anything else (a path out of the
+        # run, an absolute path) is refused, whatever it points at.
+        raise GaneditError(f"{pointer} does not name a checkpoint of this run: {checkpoint!r}")
     if not path.is_file():
         raise GaneditError(f"{pointer} points at a checkpoint without {path.name}: {path.parent}")
     return path

@@ -487,3 +487,84 @@ def test_a_pil_float_image_in_0_to_1_comes_back_as_an_8_bit_image(resnet_transla
     assert out.mode == "RGB" and out.size == (16, 16)
     expected = resnet_translator(np.repeat(grey[:, :, None], 3, axis=2))
     assert np.abs(np.asarray(out).astype(int) - np.rint(expected * 255)).max() <= 1
+
+
+# --- a run folder's files are data, not paths to follow -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "latest", "message"),
+    [
+        ("{broken", None, "config.json: not a readable run configuration"),
+        ('["not", "an", "object"]', None, "config.json: unknown recipe None"),
+        ('{"recipe": "cyclegan"}', "../../elsewhere", "does not name a checkpoint of this run"),
+        ('{"recipe": "cyclegan"}', "/etc", "does not name a checkpoint of this run"),
+    ],
+    ids=["broken-json", "not-an-object", "pointer-out-of-the-run", "absolute-pointer"],
+)
+def test_export_of_a_damaged_run_folder_is_a_usage_error(
+    tmp_path: Path, config: str, latest: str | None, message: str
+) -> None:
+    pytest.importorskip("torch")
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_text(config)
+    if latest is not None:
+        (run / "latest").write_text(latest)
+
+    code, _, err = _run("export", run, "-o", tmp_path / "m.onnx")
+
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_onnx_external_data_outside_the_models_folder_is_refused(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(bytes(16))
+    weight = numpy_helper.from_array(np.zeros(4, np.float32), "w")
+    weight.ClearField("raw_data")
+    weight.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", "../secret.bin"), ("offset", "0"), ("length", "16")):
+        entry = weight.external_data.add()
+        entry.key, entry.value = key, value
+    graph = helper.make_graph(
+        [
+            helper.make_node("Identity", ["image"], ["output"]),
+            helper.make_node("Identity", ["w"], ["w2"]),
+        ],
+        "g",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["b", 3, "h", "w"])],
+        [
+            helper.make_tensor_value_info("output", TensorProto.FLOAT, ["b", 3, "h", "w"]),
+            helper.make_tensor_value_info("w2", TensorProto.FLOAT, [4]),
+        ],
+        initializer=[weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    card = model.metadata_props.add()
+    card.key = "ganedit"
+    card.value = json.dumps(
+        {
+            "name": "ext",
+            "task": "translate",
+            "arch": "x",
+            "input_range": [0, 1],
+            "output_range": [0, 1],
+        }
+    )
+    (tmp_path / "models").mkdir()
+    onnx.save(model, tmp_path / "models" / "ext.onnx")
+    _photo(tmp_path / "a.png")
+
+    code, _, err = _run(
+        "translate", tmp_path / "models" / "ext.onnx", tmp_path / "a.png", "-o", tmp_path / "o"
+    )
+
+    assert code == 2
+    assert "External data path escapes model directory" in err
+    assert not (tmp_path / "o").exists()

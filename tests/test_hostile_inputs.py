@@ -568,3 +568,88 @@ def test_onnx_external_data_outside_the_models_folder_is_refused(tmp_path: Path)
     assert code == 2
     assert "External data path escapes model directory" in err
     assert not (tmp_path / "o").exists()
+
+
+# --- a corpus of bad and odd inputs, made here --------------------------------------------------
+
+
+def _corpus(root: Path) -> dict[str, tuple[int, int] | str | None]:
+    """Write the corpus into ``root``; returns each file's expectation: the output's (width,
+    height) for a file that must be done, a piece of the reason for one that must fail, or
+    ``None`` for damaged data a decoder may or may not get through (a flipped bit)."""
+    import io
+
+    rng = np.random.default_rng(7)
+
+    def photo(height: int = 24, width: int = 32) -> Image.Image:
+        return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+    def encoded(image: Image.Image, fmt: str) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, fmt)
+        return buffer.getvalue()
+
+    expect: dict[str, tuple[int, int] | str | None] = {}
+    for fmt, ext in [("JPEG", "jpg"), ("PNG", "png"), ("WEBP", "webp"), ("TIFF", "tif")]:
+        data = encoded(photo(), fmt)
+        (root / f"trunc.{ext}").write_bytes(data[: len(data) // 2])
+        expect[f"trunc.{ext}"] = "truncated or corrupt image data"
+        flipped = bytearray(data)
+        flipped[len(data) // 2] ^= 0xFF
+        (root / f"flip.{ext}").write_bytes(bytes(flipped))
+        expect[f"flip.{ext}"] = None
+    (root / "zero.png").write_bytes(b"")
+    (root / "text.jpg").write_text("hello, I am not a JPEG\n")
+    expect |= dict.fromkeys(["zero.png", "text.jpg"], "not an image file")
+    photo().convert("CMYK").save(root / "cmyk.jpg")
+    photo().convert("P").save(root / "palette.png", transparency=0)
+    grey = rng.integers(0, 256, (24, 32), dtype=np.uint8)
+    Image.fromarray(np.dstack([grey, grey[::-1]]), "LA").save(root / "la.png")
+    Image.fromarray(rng.integers(0, 65536, (24, 32)).astype(np.uint16)).save(root / "grey16.png")
+    Image.fromarray(rng.random((24, 32)).astype(np.float32), "F").save(root / "float.tif")
+    names = ["ünïcödé.png", "with space.png", "new\nline.png", "-dash.png"]
+    for name in names:
+        photo().save(root / name)
+    expect |= dict.fromkeys(
+        ["cmyk.jpg", "palette.png", "la.png", "grey16.png", "float.tif", *names], (32, 24)
+    )
+    photo(1, 1).save(root / "one.png")
+    photo(1, 10000).save(root / "thin.png")
+    expect |= {"one.png": (1, 1), "thin.png": (10000, 1)}
+    frames = [photo() for _ in range(3)]
+    frames[0].save(root / "anim.webp", save_all=True, append_images=frames[1:])
+    expect["anim.webp"] = "an animation (3 frames)"
+    _png_header_only(root / "bomb.png", 30000, 30000)
+    expect["bomb.png"] = "a 30000x30000 image needs about"
+    return expect
+
+
+def test_a_corpus_of_bad_and_odd_files_finishes_with_each_named(
+    resnet_onnx: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    expect = _corpus(root)
+    out = tmp_path / "out"
+
+    code, stdout, err = _run("translate", resnet_onnx, root, "-o", out, "--json")
+
+    assert code == 1
+    assert "Traceback" not in err
+    report = json.loads(stdout)
+    done = {Path(p).name for p in report["outputs"]}
+    failed = {Path(f["file"]).name: f["reason"] for f in report["failures"]}
+    assert done | set(failed) == set(expect)
+    for name, expected in expect.items():
+        if isinstance(expected, tuple):
+            assert name in done, failed.get(name)
+            with Image.open(out / name) as image:
+                image.load()
+                assert image.size == expected, name
+                has_alpha = name in ("palette.png", "la.png")
+                assert ("A" in image.getbands()) == has_alpha, name
+        elif isinstance(expected, str):
+            assert expected in failed[name], (name, failed.get(name))
+        else:  # a flipped bit: decoded, or failed with a reason
+            assert name in done or "corrupt" in failed[name], failed.get(name)
+    assert sorted(p.name for p in out.iterdir()) == sorted(done)  # nothing else written

@@ -13,6 +13,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from ganedit._files import remove_stale_temporaries, temporary_prefix
 from ganedit.card import METADATA_KEY, ModelCard
 from ganedit.codec import padded_size
 from ganedit.errors import GaneditError
@@ -107,7 +108,13 @@ def export_onnx(
     shapes = _verify_shapes(card)
     example = torch.zeros(shapes[0])
     axes = {0: "batch", 2: "height", 3: "width"}
-    with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as tmp:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent)  # what exports killed mid-way left
+    # Staged beside the target, so that the final rename is atomic and a killed export's
+    # leftovers are found (and removed) by the next export into the same folder.
+    with tempfile.TemporaryDirectory(
+        dir=path.parent, prefix=temporary_prefix(path), suffix=".tmp"
+    ) as tmp:
         raw = Path(tmp) / "raw.onnx"
         with warnings.catch_warnings():
             # The TorchScript-based exporter is deprecated in favour of the dynamo one, which
@@ -149,7 +156,6 @@ def export_onnx(
                     f"onnxruntime output differs from torch by {max_diff:.3g} "
                     f"(tolerance {tolerance:g}) for {card.arch}"
                 )
-        path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged, path)
     return ExportResult(path=path, card=card, max_abs_diff=max_diff, verify_shapes=shapes)
 

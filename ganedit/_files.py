@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["TEMP_GLOB", "atomic_write", "fsync_dir", "stale_temporaries"]
+__all__ = [
+    "TEMP_GLOB",
+    "atomic_write",
+    "fsync_dir",
+    "remove_stale_temporaries",
+    "stale_temporaries",
+    "temporary_prefix",
+]
 
-# Temporary files of atomic_write: hidden, beside their target; an interrupted run may leave
-# some behind, which the folder pipeline removes on its next run.
+# Temporary files and folders (atomic_write, downloads, ONNX exports): hidden, beside their
+# target, named after it and their writer's process id. A killed run may leave some behind,
+# which the next run that writes into the same folder removes.
 TEMP_GLOB = ".*.ganedit-*.tmp"
+
+
+def temporary_prefix(target: Path) -> str:
+    """The name prefix of a temporary file or folder for ``target`` (with suffix ``.tmp``)."""
+    return f".{target.name}.ganedit-{os.getpid()}-"
 
 
 @lru_cache(maxsize=1)
@@ -45,8 +59,7 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool =
         >>> atomic_write(Path("out.bin"), lambda f: f.write(b"data"))  # doctest: +SKIP
     """
     path = Path(path)
-    prefix = f".{path.name}.ganedit-{os.getpid()}-"
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=".tmp")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -90,7 +103,7 @@ def _process_alive(pid: int) -> bool:
 
 
 def stale_temporaries(folder: Path) -> Iterator[Path]:
-    """Temporary files of :func:`atomic_write` in ``folder`` whose writer is gone.
+    """Temporary files and folders (:data:`TEMP_GLOB`) in ``folder`` whose writer is gone.
 
     A temporary names its writer's process id; one whose process still runs (another job
     writing into the same folder right now) is not stale. Names without a readable id are.
@@ -99,3 +112,15 @@ def stale_temporaries(folder: Path) -> Iterator[Path]:
         pid_part = path.name.rpartition(".ganedit-")[2].split("-", 1)[0]
         if not (pid_part.isdigit() and _process_alive(int(pid_part))):
             yield path
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete what killed writers left in ``folder`` (:func:`stale_temporaries`)."""
+    if not folder.is_dir():
+        return
+    for stale in stale_temporaries(folder):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                stale.unlink()

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import imageio
-from ._files import stale_temporaries
+from ._files import remove_stale_temporaries
 from .errors import GaneditError
 from .images import ImageIn
 from .masks import MaskError, MaskSource
@@ -460,9 +460,7 @@ def _finished(output: Path) -> bool:
 def _remove_stale_temporaries(jobs: list[Job]) -> None:
     """Delete temporary files an interrupted earlier run left beside our outputs."""
     for folder in {job.output.parent for job in jobs}:
-        if folder.is_dir():
-            for stale in stale_temporaries(folder):
-                stale.unlink(missing_ok=True)
+        remove_stale_temporaries(folder)
 
 
 def process_folder(

@@ -653,3 +653,52 @@ def test_a_corpus_of_bad_and_odd_files_finishes_with_each_named(
         else:  # a flipped bit: decoded, or failed with a reason
             assert name in done or "corrupt" in failed[name], failed.get(name)
     assert sorted(p.name for p in out.iterdir()) == sorted(done)  # nothing else written
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300, method="thread")
+def test_a_conversion_killed_midway_leaves_nothing_and_the_rerun_converts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import torch
+
+    from ganedit.archs import ResnetGenerator
+
+    torch.manual_seed(0)
+    net = ResnetGenerator(
+        in_channels=3, out_channels=3, ngf=64, n_blocks=9, norm="instance", use_dropout=False
+    )
+    checkpoint = tmp_path / "r9.pth"
+    torch.save(net.state_dict(), checkpoint)
+    home = tmp_path / "home"
+    monkeypatch.setenv("GANEDIT_HOME", str(home))
+    _photo(tmp_path / "a.png")
+    command = [sys.executable, "-m", "ganedit.cli", "translate", str(checkpoint)]
+    command += [str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "-q"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if any(home.glob("converted/.*.ganedit-*.tmp")):  # the export is being written
+            time.sleep(0.2)
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL, "the conversion ended before it was killed"
+    assert list(home.glob("converted/.*.ganedit-*.tmp"))  # what the killed run left
+    assert not list(home.glob("converted/*.onnx"))  # no converted file, half or whole
+
+    code, _, err = _run("translate", checkpoint, tmp_path / "a.png", "-o", tmp_path / "out")
+
+    assert code == 0, err
+    assert not list(home.glob("converted/.*"))  # the leftovers are gone
+    (onnx_file,) = home.glob("converted/*.onnx")
+    import onnx
+
+    onnx.checker.check_model(str(onnx_file))
+    assert (tmp_path / "out" / "a.png").is_file()

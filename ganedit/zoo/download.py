@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .._files import fsync_dir
+from .._files import fsync_dir, remove_stale_temporaries, temporary_prefix
 from ..errors import DownloadError
 
 if TYPE_CHECKING:
@@ -102,7 +102,10 @@ def download(
             raise ValueError(f"expected_sha256 must be 64 hex digits, got {expected_sha256!r}")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        remove_stale_temporaries(dest.parent)  # partial downloads of killed runs
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=temporary_prefix(dest), suffix=".tmp", dir=dest.parent
+        )
     except OSError as exc:
         raise DownloadError(
             f"could not download {url}: cannot write to {dest.parent}: {exc}"

@@ -46,7 +46,7 @@ def _spandrel_class(arch: str) -> Any:
         except ImportError:
             continue
         return module
-    raise SystemExit(f"spandrel has no architecture {arch}")
+    raise LookupError(f"spandrel has no architecture {arch}")
 
 
 def _transformer(window: int = 8, upsampler: str = "pixelshuffle") -> dict[str, Any]:
@@ -99,10 +99,14 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+#: Architectures whose spandrel module is named otherwise.
+_MODULES = {"RealPLKSR": "PLKSR"}
+
+
 def _network(arch: str) -> torch.nn.Module:
     class_name, kwargs = MODELS[arch]
     torch.manual_seed(0)
-    net = getattr(_spandrel_class(arch), class_name)(**kwargs)
+    net = getattr(_spandrel_class(_MODULES.get(arch, arch)), class_name)(**kwargs)
     with torch.no_grad():
         for param in net.parameters():
             if not param.abs().max() > 0:
@@ -217,6 +221,18 @@ def _lama_rows(work: Path, rounds: int, size: int) -> list[dict[str, Any]]:
     return [lama, {"arch": f"cv2-telea {size}²", "ganedit": cv}]
 
 
+def _row(row: dict[str, Any]) -> str:
+    if "error" in row:
+        return f"| {row['arch']} | failed: {row['error']} | | | | | |"
+    if "spandrel" not in row:
+        return f"| {row['arch']} | OpenCV | {row['ganedit']:.3f} | | | | |"
+    ratio = row["ganedit"] / row["spandrel"]
+    return (
+        f"| {row['arch']} | {row['backend']} | {row['ganedit']:.3f} | {row['spandrel']:.3f} "
+        f"| **{ratio:.2f}** | {row['diff']} | {row['load_s']:.0f} |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", default=None, help="architectures (and/or LaMa)")
@@ -227,7 +243,15 @@ def main() -> None:
     args = parser.parse_args()
     wanted = args.only or [*MODELS, "LaMa"]
     images = _photos(args.images, args.size)
-    rows = []
+    print(
+        f"{args.images} crops of {args.size}² per round (×4 upscalers), {args.rounds} rounds, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads\n"
+    )
+    print(
+        "| architecture | ganedit runs on | ganedit images/s | spandrel images/s | "
+        "ganedit / spandrel | max diff (levels) | first load + export s |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         import os
 
@@ -237,33 +261,14 @@ def main() -> None:
             start = time.perf_counter()
             try:
                 if arch == "LaMa":
-                    rows += _lama_rows(work, args.rounds, args.lama_size)
+                    rows = _lama_rows(work, args.rounds, args.lama_size)
                 else:
-                    rows.append(_upscaler_row(arch, work, images, args.rounds))
+                    rows = [_upscaler_row(arch, work, images, args.rounds)]
             except Exception as exc:  # one architecture's failure is a row, not the end
-                rows.append({"arch": arch, "error": f"{type(exc).__name__}: {exc}"[:200]})
+                rows = [{"arch": arch, "error": f"{type(exc).__name__}: {exc}"[:200]}]
+            for row in rows:
+                print(_row(row), flush=True)
             print(f"{arch}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
-    print(
-        f"\n{args.images} crops of {args.size}² per round (×4 upscalers), {args.rounds} rounds, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads\n"
-    )
-    print(
-        "| architecture | ganedit runs on | ganedit images/s | spandrel images/s | "
-        "ganedit / spandrel | max diff (levels) | first load + export s |"
-    )
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for row in rows:
-        if "error" in row:
-            print(f"| {row['arch']} | failed: {row['error']} | | | | | |")
-            continue
-        if "spandrel" not in row:
-            print(f"| {row['arch']} | OpenCV | {row['ganedit']:.3f} | | | | |")
-            continue
-        ratio = row["ganedit"] / row["spandrel"]
-        print(
-            f"| {row['arch']} | {row['backend']} | {row['ganedit']:.3f} | {row['spandrel']:.3f} "
-            f"| **{ratio:.2f}** | {row['diff']} | {row['load_s']:.0f} |"
-        )
 
 
 if __name__ == "__main__":

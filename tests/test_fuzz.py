@@ -9,7 +9,8 @@ The default suite runs a bounded number of examples (profile ``default``). A lon
 
     HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/test_fuzz.py -p no:cacheprovider
 
-(profile ``long``: 20,000 examples per property; see benchmarks/RESULTS.md for the last one).
+(profile ``long``: 20,000 examples per property, or ``FUZZ_EXAMPLES``; see
+benchmarks/RESULTS.md for the last run).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "long",
-    max_examples=20_000,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "20000")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

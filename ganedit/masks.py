@@ -53,6 +53,8 @@ def hole_from_array(mask: np.ndarray, *, invert: bool = False, threshold: float 
         ``(H, W)`` bool, ``True`` in the hole.
     """
     mask = np.asarray(mask)
+    if mask.ndim == 3 and mask.shape[2] == 0:
+        raise ValueError(f"a mask must have at least one channel, got shape {mask.shape}")
     if mask.ndim == 3:
         if mask.shape[2] in (2, 4):
             alpha = mask[:, :, -1]

@@ -8,12 +8,21 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["FileResult", "JobInterrupted", "Report"]
+__all__ = ["FileResult", "JobInterrupted", "Report", "printable"]
 
 #: Exit code of a job stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
 INTERRUPTED_EXIT = 130
 
 Status = Literal["done", "skipped", "failed"]
+
+
+def printable(text: object) -> str:
+    """``text`` for one line of a terminal: control characters (a newline in a file name)
+    escaped as Python writes them, so that one file's line cannot pose as another's."""
+    value = str(text)
+    if value.isprintable():
+        return value
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +93,7 @@ class Report:
             f"{self.done} done, {self.skipped} skipped (output exists), "
             f"{len(self.failed)} failed in {self.elapsed:.1f}s ({rate:.2f} images/s)"
         ]
-        lines += [f"  failed: {r.source}: {r.reason}" for r in self.failed]
+        lines += [f"  failed: {printable(r.source)}: {printable(r.reason)}" for r in self.failed]
         if self.interrupted:
             lines.append(
                 f"interrupted: {self.not_started} not done; run the same command again to "

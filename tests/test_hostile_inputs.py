@@ -702,3 +702,20 @@ def test_a_conversion_killed_midway_leaves_nothing_and_the_rerun_converts(
 
     onnx.checker.check_model(str(onnx_file))
     assert (tmp_path / "out" / "a.png").is_file()
+
+
+def test_a_newline_in_a_failed_file_name_is_escaped_in_the_summary(
+    resnet_onnx: Path, tmp_path: Path
+) -> None:
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    (imgs / "evil\nfailed: forged.png").write_bytes(b"not an image")
+
+    code, _, err = _run("translate", resnet_onnx, imgs, "-o", tmp_path / "out")
+
+    assert code == 1
+    failed_lines = [line for line in err.splitlines() if "failed: " in line]
+    assert failed_lines == [
+        f"  failed: {imgs}/evil\\nfailed: forged.png: not an image file (cannot identify image "
+        "format)"
+    ]

@@ -25,7 +25,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from ..errors import DownloadError, GaneditError
-from ..report import FileResult
+from ..report import FileResult, printable
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -309,7 +309,9 @@ class FolderJob:
             click.echo(report.summary(), err=True)
         else:
             for failure in report.failed:
-                click.echo(f"failed: {failure.source}: {failure.reason}", err=True)
+                click.echo(
+                    f"failed: {printable(failure.source)}: {printable(failure.reason)}", err=True
+                )
             if report.interrupted:
                 click.echo(f"interrupted: {report.not_started} not done", err=True)
         sys.exit(report.exit_code)

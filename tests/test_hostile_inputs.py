@@ -719,3 +719,79 @@ def test_a_newline_in_a_failed_file_name_is_escaped_in_the_summary(
         f"  failed: {imgs}/evil\\nfailed: forged.png: not an image file (cannot identify image "
         "format)"
     ]
+
+
+def test_an_unreadable_checkpoint_is_a_usage_error(
+    resnet_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import shutil
+
+    model = tmp_path / "locked.pth"
+    shutil.copy(resnet_checkpoint, model)
+    _photo(tmp_path / "a.png")
+    os.chmod(model, 0)
+    monkeypatch.setenv("GANEDIT_HOME", str(tmp_path / "home"))
+    try:
+        code, _, err = _cli_without_root_override(
+            "translate", model, tmp_path / "a.png", "-o", tmp_path / "o"
+        )
+    finally:
+        os.chmod(model, 0o644)
+
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert f"locked.pth: cannot read or write {model}: Permission denied" in err
+
+
+@pytest.mark.parametrize("suffix", [".onnx", ".safetensors", ".pth"])
+def test_a_broken_model_file_is_a_usage_error(suffix: str, tmp_path: Path) -> None:
+    model = tmp_path / f"broken{suffix}"
+    model.write_bytes(b"\x00garbage" * 8)
+    _photo(tmp_path / "a.png")
+
+    code, _, err = _run("translate", model, tmp_path / "a.png", "-o", tmp_path / "o")
+
+    assert code == 2
+    expected = {
+        ".onnx": "onnxruntime cannot load this model",
+        ".safetensors": "not a safetensors file",
+        ".pth": "not a PyTorch checkpoint (neither a pickle nor a zip archive)",
+    }[suffix]
+    assert f"Error: {model}: {expected}" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_bench_on_a_card_without_an_architecture_is_a_usage_error(
+    resnet_onnx: Path, tmp_path: Path
+) -> None:
+    onnx = pytest.importorskip("onnx")
+    model = onnx.load(str(resnet_onnx))
+    for prop in model.metadata_props:
+        if prop.key == "ganedit":
+            card = json.loads(prop.value)
+            card["arch"] = None
+            prop.value = json.dumps(card)
+    onnx.save(model, str(tmp_path / "null.onnx"))
+
+    code, _, err = _run("bench", tmp_path / "null.onnx")
+
+    assert code == 2
+    assert "invalid model card: arch must be a string" in err
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_read_back(
+    resnet_onnx: Path, tmp_path: Path
+) -> None:
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    _photo(imgs / "a.png")
+    out = imgs / "results"
+
+    for _ in range(2):  # the second run must not take the first run's results as inputs
+        code, stdout, _ = _run("translate", resnet_onnx, imgs, "-o", out, "-r", "--json")
+        assert code == 0
+    report = json.loads(stdout)
+    assert (report["done"], report["skipped"]) == (0, 1)
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"]

@@ -102,3 +102,17 @@ def test_cli_translate_by_name_says_it_downloads_and_converts_once(
     second = CliRunner().invoke(main, args)
     assert second.exit_code == 0, second.output
     assert "downloading" not in second.stderr and "converting" not in second.stderr
+
+
+def test_cli_translate_takes_the_family_slash_name_form(
+    registry: zoo.ModelRegistry, tmp_path: Path
+) -> None:
+    # The documented cyclegan/NAME form was "model file cyclegan/NAME does not exist".
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.zeros((20, 20, 3), dtype=np.uint8)).save(photos / "a.png")
+    result = CliRunner().invoke(
+        main, ["translate", "cyclegan/tiny2zebra", str(photos), "-o", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "a.png").is_file()

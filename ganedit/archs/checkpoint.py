@@ -105,10 +105,14 @@ def _load_pickle(path: Path) -> object:
                 "the file, load it yourself and save only its state dict (names to tensors), "
                 "as .safetensors or with torch.save"
             ) from exc
-        raise CheckpointError(
-            f"{path}: not a PyTorch checkpoint (its pickle holds something other than tensors "
-            "and plain data)"
-        ) from exc
+        with open(path, "rb") as f:
+            pickled = f.read(1) == b"\x80" or zipfile.is_zipfile(path)  # protocol 2+ or zip
+        what = (
+            "its pickle holds something other than tensors and plain data"
+            if pickled
+            else "neither a pickle nor a zip archive"
+        )
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({what})") from exc
     except (EOFError, RuntimeError, KeyError, ValueError, OSError) as exc:
         reason = "the file is empty" if path.stat().st_size == 0 else f"{type(exc).__name__}"
         detail = str(exc).strip().splitlines()

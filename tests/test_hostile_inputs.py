@@ -259,13 +259,25 @@ def test_a_stopped_job_finishes_the_files_in_flight_and_prints_its_report(
 
     root = tmp_path / "in"
     root.mkdir()
-    names = [f"img{i:02d}.png" for i in range(40)]
+    names = [f"img{i:03d}.png" for i in range(150)]
     for seed, name in enumerate(names):
         _photo(root / name, size=(96, 96), seed=seed)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "ganedit.cli", "translate", str(resnet_onnx), str(root)]
     command += ["-o", str(out), "--workers", "1", "--threads", "1", "--json"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def default_sigint() -> None:
+        # A shell runs background commands with SIGINT ignored, and a child inherits that;
+        # an interactive user's ganedit has Python's handler.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
     deadline = time.monotonic() + 60
     while process.poll() is None and time.monotonic() < deadline:
         if out.is_dir() and any(out.glob("*.png")):

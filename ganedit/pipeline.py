@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import imageio
-from ._files import remove_stale_temporaries
+from ._files import atomic_write, remove_stale_temporaries
 from .errors import GaneditError
 from .images import ImageIn
 from .masks import MaskError, MaskSource
@@ -41,7 +41,18 @@ from .memory import default_limit, format_size, image_bytes
 from .model import Model, WorkItem
 from .report import FileResult, JobInterrupted, Report
 
-__all__ = ["FolderSettings", "Job", "Progress", "auto_workers", "plan_jobs", "process_folder"]
+__all__ = [
+    "Begun",
+    "FolderSettings",
+    "Job",
+    "Progress",
+    "auto_workers",
+    "begin_image",
+    "finish_image",
+    "memory_budget",
+    "plan_jobs",
+    "process_folder",
+]
 
 # Formats that store 16 bits per channel; other formats get 8-bit output.
 _SIXTEEN_BIT_FORMATS = frozenset({"PNG", "TIFF"})
@@ -224,15 +235,31 @@ def plan_jobs(
 
 
 @dataclasses.dataclass(eq=False)
-class _Decoded:
-    job: Job
+class Begun:
+    """One decoded image on its way through a model, with what its encoded result keeps.
+
+    The folder job and the HTTP service both build it with :func:`begin_image` and write
+    the result with :func:`finish_image`, so a response holds the bytes a file would.
+
+    Attributes:
+        item: What the model's ``begin`` made of it.
+        format: The format of the result (Pillow's name: ``"PNG"``, ``"JPEG"``, ...).
+        exif: The source's EXIF (orientation applied), carried to the result.
+        icc_profile: The source's colour profile, carried to the result.
+        dpi: The source's resolution, carried to the result.
+    """
+
     item: WorkItem
+    format: str
     exif: bytes | None
     icc_profile: bytes | None
     dpi: tuple[float, float] | None
 
 
-def _decode(job: Job, model: Model, masks: MaskSource | None, limit: int) -> _Decoded:
+def memory_budget(model: Model, limit: int) -> imageio.decode.Budget:
+    """A decoder budget that refuses an image whose estimated memory exceeds ``limit`` bytes
+    (``0``: none), naming the estimate and the option that raises it."""
+
     def budget(height: int, width: int, channels: int, itemsize: int) -> None:
         need = image_bytes(model, height, width, channels, itemsize)
         if limit and need > limit:
@@ -242,39 +269,80 @@ def _decode(job: Job, model: Model, masks: MaskSource | None, limit: int) -> _De
                 "limit) or downscale the image"
             )
 
-    image = imageio.decode_image(job.source, budget=budget)
+    return budget
+
+
+def begin_image(
+    model: Model,
+    image: imageio.DecodedImage,
+    *,
+    format: str,
+    hole: np.ndarray | None = None,
+    mask_name: str = "the mask",
+) -> Begun:
+    """Hand a decoded image to ``model.begin``, for a result to be written as ``format``
+    (16-bit sources keep 16 bits in PNG and TIFF).
+
+    Raises:
+        GaneditError: An animation, or the model refuses the image (its mask).
+    """
     if image.n_frames > 1 and image.format in _ANIMATED_FORMATS:
         raise GaneditError(
             f"an animation ({image.n_frames} frames); ganedit edits still images, so that no "
             "frame is lost: extract the frames first"
         )
-    fmt = imageio.format_for_suffix(job.output.suffix)
-    dtype = np.dtype(image.color.dtype if fmt in _SIXTEEN_BIT_FORMATS else np.uint8)
-    hole, mask_name = None, "the mask"
-    if masks is not None and job.mask is not None:
-        hole, mask_name = masks.read(job.mask), f"mask {job.mask}"
+    dtype = np.dtype(image.color.dtype if format in _SIXTEEN_BIT_FORMATS else np.uint8)
     record = ImageIn(image.color, image.alpha, dtype, hole=hole, mask_name=mask_name)
     try:
         item = model.begin(record)
     except ValueError as exc:
         raise GaneditError(str(exc)) from exc
-    return _Decoded(job, item, image.exif, image.icc_profile, image.dpi)
+    return Begun(item, format, image.exif, image.icc_profile, image.dpi)
+
+
+def finish_image(model: Model, begun: Begun, output: Any, *, jpeg_quality: int = 95) -> bytes:
+    """The encoded result of a :class:`Begun` image from the network's ``output``: the bytes
+    the folder job writes for it."""
+    color, alpha = model.finish(begun.item, output)
+    return imageio.encode_bytes(
+        color,
+        alpha,
+        format=begun.format,
+        exif=begun.exif,
+        icc_profile=begun.icc_profile,
+        jpeg_quality=jpeg_quality,
+        dpi=begun.dpi,
+    )
+
+
+@dataclasses.dataclass(eq=False)
+class _Decoded:
+    job: Job
+    begun: Begun
+
+    @property
+    def item(self) -> WorkItem:
+        return self.begun.item
+
+
+def _decode(job: Job, model: Model, masks: MaskSource | None, limit: int) -> _Decoded:
+    image = imageio.decode_image(job.source, budget=memory_budget(model, limit))
+    hole, mask_name = None, "the mask"
+    if masks is not None and job.mask is not None:
+        hole, mask_name = masks.read(job.mask), f"mask {job.mask}"
+    fmt = imageio.format_for_suffix(job.output.suffix)
+    return _Decoded(job, begin_image(model, image, format=fmt, hole=hole, mask_name=mask_name))
 
 
 def _encode(decoded: _Decoded, output: Any, model: Model, settings: FolderSettings) -> Path:
-    color, alpha = model.finish(decoded.item, output)
+    data = finish_image(model, decoded.begun, output, jpeg_quality=settings.jpeg_quality)
     decoded.job.output.parent.mkdir(parents=True, exist_ok=True)
-    imageio.encode_image(
-        decoded.job.output,
-        color,
-        alpha,
-        exif=decoded.exif,
-        icc_profile=decoded.icc_profile,
-        jpeg_quality=settings.jpeg_quality,
-        dpi=decoded.dpi,
-        fsync=settings.fsync,
-    )
-    return decoded.job.output
+    path = decoded.job.output
+    try:
+        atomic_write(path, lambda f: f.write(data), fsync=settings.fsync)
+    except OSError as exc:
+        raise GaneditError(f"{path}: cannot write file: {exc.strerror or exc}") from exc
+    return path
 
 
 def _reason(exc: BaseException, source: Path) -> str:

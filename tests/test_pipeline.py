@@ -471,16 +471,18 @@ def test_a_write_failure_fails_only_its_file(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ganedit import imageio
+    import errno
 
-    real = imageio.encode_image
+    import ganedit.pipeline
+
+    real = ganedit.pipeline.atomic_write
 
     def refuse_photo(path: Path, *args: object, **kwargs: object) -> None:
         if path.name == "photo.jpg":
-            raise ganedit.ImageError(f"{path}: cannot write file: No space left on device")
+            raise OSError(errno.ENOSPC, "No space left on device")
         real(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(imageio, "encode_image", refuse_photo)
+    monkeypatch.setattr(ganedit.pipeline, "atomic_write", refuse_photo)
     report = process_folder(resnet_translator, [clean_folder], tmp_path / "out")
     (failure,) = report.failed
     assert failure.source.name == "photo.jpg"

@@ -18,7 +18,10 @@ Decisions worth knowing:
 - Float (``F``) images are taken as ``[0, 1]`` intensities, clipped and kept as ``uint16``
   (:func:`ganedit.codec.quantise`, the one rounding rule);
   32-bit integer (``I``) images are clipped to ``[0, 65535]`` and kept as ``uint16``.
-- Animated files (GIF, APNG, WebP, multi-page TIFF): the first frame only.
+- Animated files (GIF, APNG, WebP, multi-page TIFF): the first frame only (the folder job
+  refuses animations rather than lose frames).
+- :func:`decode_bytes` and :func:`encode_bytes` do the same for images held in memory
+  (the HTTP service's uploads and responses).
 - CMYK and LAB are converted to sRGB with the embedded ICC profile when there is one (LittleCMS),
   and the returned ``icc_profile`` is then an sRGB profile.
 - Writing 16-bit: PNG and TIFF keep 16 bits; JPEG, WebP and BMP get 8 bits, rounded to nearest
@@ -34,8 +37,8 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-from .decode import MAX_PIXELS, DecodedImage, decode_image
-from .encode import encode_image
+from .decode import MAX_PIXELS, DecodedImage, decode_bytes, decode_image
+from .encode import encode_bytes, encode_image
 from .formats import IMAGE_SUFFIXES, INPUT_SUFFIXES, format_for_suffix
 
 __all__ = [
@@ -43,7 +46,9 @@ __all__ = [
     "INPUT_SUFFIXES",
     "MAX_PIXELS",
     "DecodedImage",
+    "decode_bytes",
     "decode_image",
+    "encode_bytes",
     "encode_image",
     "format_for_suffix",
 ]

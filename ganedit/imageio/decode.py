@@ -17,7 +17,7 @@ from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 from ganedit.codec import quantise
 from ganedit.errors import GaneditError, ImageError
 
-__all__ = ["MAX_PIXELS", "DecodedImage", "decode_image"]
+__all__ = ["MAX_PIXELS", "DecodedImage", "decode_bytes", "decode_image"]
 
 #: Largest image ``decode_image`` accepts, in pixels (Pillow's own default refuses ~179 MP).
 MAX_PIXELS = 2**30
@@ -176,8 +176,32 @@ def _file_kind(mode: int) -> str:
     return next((kind for test, kind in kinds if test(mode)), "not a file")
 
 
+def decode_bytes(
+    data: bytes, *, name: str = "<image>", budget: Budget | None = None
+) -> DecodedImage:
+    """:func:`decode_image` for an encoded image held in memory (an upload): the same pixels
+    and metadata the file would give; ``name`` starts the error messages."""
+    path = Path(name)
+    try:
+        with _pillow_pixel_limit():
+            return _decode_data(data, path, budget)
+    except (ImageError, GaneditError):
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not an image file (cannot identify image format)") from None
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"{name}: image too large ({e})") from None
+    except MemoryError:
+        raise ImageError(f"{name}: not enough memory to decode the image") from None
+    except Exception as e:  # Pillow signals bad data with OSError, SyntaxError, ValueError...
+        raise ImageError(f"{name}: truncated or corrupt image data: {type(e).__name__}: {e}") from e
+
+
 def _decode(path: Path, budget: Budget | None) -> DecodedImage:
-    data = read_regular_file(path)
+    return _decode_data(read_regular_file(path), path, budget)
+
+
+def _decode_data(data: bytes, path: Path, budget: Budget | None) -> DecodedImage:
     with Image.open(io.BytesIO(data)) as im:
         width, height = im.size
         if width * height > MAX_PIXELS:

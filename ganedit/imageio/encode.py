@@ -17,7 +17,7 @@ from ganedit.errors import ImageError
 from ._deepcolor import encode_16bit_color
 from .formats import SUFFIX_FORMATS, format_for_suffix
 
-__all__ = ["encode_image"]
+__all__ = ["encode_bytes", "encode_image"]
 
 _JPEG_MAX_EXIF = 65533
 # JPEG has no alpha; BMP's 32-bit BI_RGB alpha is ignored by most readers, Pillow included.
@@ -80,6 +80,33 @@ def encode_image(
         raise ImageError(f"{path}: cannot write file: {e.strerror or e}") from e
     except Exception as e:  # Pillow and OpenCV raise ValueError, KeyError, cv2.error...
         raise ImageError(f"{path}: cannot encode as {fmt}: {type(e).__name__}: {e}") from e
+
+
+def encode_bytes(
+    color: np.ndarray,
+    alpha: np.ndarray | None = None,
+    *,
+    format: str,
+    exif: bytes | None = None,
+    icc_profile: bytes | None = None,
+    jpeg_quality: int = 95,
+    dpi: tuple[float, float] | None = None,
+    name: str = "<image>",
+) -> bytes:
+    """The bytes :func:`encode_image` would write, for an image sent elsewhere than a file
+    (an HTTP response); ``name`` starts the error messages."""
+    path = Path(name)
+    color, alpha = _check_arrays(path, color, alpha)
+    fmt = format.upper()
+    if fmt not in set(SUFFIX_FORMATS.values()):
+        supported = ", ".join(sorted(set(SUFFIX_FORMATS.values())))
+        raise ImageError(f"{name}: cannot write format {fmt!r}; supported: {supported}")
+    try:
+        return _encode_bytes(fmt, color, alpha, exif, icc_profile, jpeg_quality, dpi)
+    except MemoryError:
+        raise ImageError(f"{name}: not enough memory to encode the image") from None
+    except Exception as e:  # Pillow and OpenCV raise ValueError, KeyError, cv2.error...
+        raise ImageError(f"{name}: cannot encode as {fmt}: {type(e).__name__}: {e}") from e
 
 
 def _check_arrays(

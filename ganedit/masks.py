@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 # JPEG and lossy WebP turn black into small non-zero values; their masks are cut at half.
-_LOSSY_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".webp"})
 
 
 class MaskError(GaneditError):
@@ -86,8 +85,15 @@ def read_mask(path: str | os.PathLike[str], *, invert: bool = False) -> np.ndarr
         decoded = imageio.decode_image(path)
     except ImageError as exc:
         raise MaskError(f"mask {exc}") from None
+    return hole_from_decoded(decoded, invert=invert)
+
+
+def hole_from_decoded(decoded: imageio.DecodedImage, *, invert: bool = False) -> np.ndarray:
+    """The hole map of a decoded mask image: any colour above black, or alpha where the mask
+    has some; for lossy formats (JPEG, WebP) above half scale, so compression noise around a
+    black area does not count."""
     color = decoded.color
-    lossy = path.suffix.lower() in _LOSSY_SUFFIXES
+    lossy = decoded.format in ("JPEG", "WEBP")
     full = np.iinfo(color.dtype).max
     threshold = full // 2 if lossy else 0
     array = color

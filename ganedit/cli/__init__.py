@@ -2,7 +2,8 @@
 
 Commands: ``translate``, ``upscale`` (alias ``restore``) and ``inpaint`` (folder jobs,
 :mod:`.jobs`), ``models list|info|pull`` (:mod:`.models`), ``export`` (:mod:`.export`), ``bench``
-(:mod:`.bench`), and ``train``/``data`` (in ``ganedit.train``, imported only when used).
+(:mod:`.bench`), ``serve`` (:mod:`.serve`, the HTTP service), and ``train``/``data`` (in
+``ganedit.train``, imported only when used).
 
 Exit codes: 0 all done, 1 some files failed (or a download failed), 2 usage error (including an
 unknown model or an unreadable model file), 130 stopped by Ctrl-C or SIGTERM (after the files
@@ -20,6 +21,7 @@ from .bench import bench
 from .export import export
 from .jobs import inpaint, restore, translate, upscale
 from .models import models
+from .serve import serve
 
 __all__ = ["main"]
 
@@ -61,7 +63,7 @@ def main() -> None:
     tame_warnings()
 
 
-for _command in (translate, upscale, restore, inpaint, bench, models, export):
+for _command in (translate, upscale, restore, inpaint, bench, models, export, serve):
     main.add_command(_command)
 main.add_command(
     _LazyGroup(

@@ -1,0 +1,388 @@
+"""The HTTP service: a versioned API over ganedit's models, on Starlette via FastAPI.
+
+Requests carry the raw image bytes (or a multipart form with ``image`` and ``mask``), options
+as query parameters with the CLI's names, and get back the encoded result: the bytes
+``ganedit translate|upscale|inpaint`` would write for the same file, in the input's format
+(``?format=png`` picks another). Errors are JSON, ``{"error": {"code", "message"}}``:
+
+=====  ==================  ==============================================================
+400    ``bad_image``       the upload is not an image ganedit reads (or its mask is bad)
+401    ``unauthorized``    the server has a token and the request lacks it
+404    ``unknown_model``   no such model offered
+413    ``too_large``       over ``max_bytes``, ``max_pixels`` or the memory limit
+422    ``bad_request``     an unknown or invalid option, or a model of another task
+503    ``busy``            the model's queue is full (``Retry-After`` says when to retry)
+=====  ==================  ==============================================================
+
+Request paths never name files: models come from the zoo or from ``models_dir``.
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations
+# (``Request``, imported inside create_app) as objects.
+import asyncio
+import dataclasses
+import hmac
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from .. import imageio
+from ..errors import GaneditError, ImageError
+from ..masks import MaskError, hole_from_decoded
+from ..model import Model
+from ..pipeline import begin_image, finish_image, memory_budget
+from ..resolve import CHECKPOINT_SUFFIXES
+from .pool import Busy, ModelPool, ModelWorker
+
+__all__ = ["ServeSettings", "create_app"]
+
+TASKS = ("translate", "upscale", "inpaint")
+_MODEL_SUFFIXES = (".onnx", *CHECKPOINT_SUFFIXES)
+_MEDIA_TYPES = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "WEBP": "image/webp",
+    "TIFF": "image/tiff",
+    "BMP": "image/bmp",
+}
+# Query parameters that are not model options.
+_RESERVED = frozenset({"format", "jpeg_quality", "invert_mask"})
+
+
+@dataclasses.dataclass(frozen=True)
+class ServeSettings:
+    """How the service runs (``ganedit serve``'s options).
+
+    Attributes:
+        models: The model names offered; empty: every zoo model and every file in
+            ``models_dir``.
+        models_dir: A folder of model files (``.onnx`` and checkpoints), offered by file name.
+        token: A bearer token every request must carry (``Authorization: Bearer TOKEN``).
+        cors: Origins allowed to call the API from a browser page; none by default.
+        max_models: Models kept loaded at once; the least recently used goes.
+        batch_size: Most concurrent requests of one model and shape run as one batch.
+        batch_wait_ms: How long a request waits for others to batch with.
+        queue: Requests that may wait per model; more get 503.
+        max_bytes: Largest upload.
+        max_pixels: Largest image, in pixels.
+        max_memory: Bytes one image may take (estimated before decoding); 0: no limit.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        allow_noncommercial: Load models under non-commercial licences.
+    """
+
+    models: tuple[str, ...] = ()
+    models_dir: Path | None = None
+    token: str | None = None
+    cors: tuple[str, ...] = ()
+    max_models: int = 2
+    batch_size: int = 4
+    batch_wait_ms: float = 5.0
+    queue: int = 64
+    max_bytes: int = 256 << 20
+    max_pixels: int = 100_000_000
+    max_memory: int = 0
+    device: str = "auto"
+    allow_noncommercial: bool = False
+
+
+class ApiError(Exception):
+    """An error answered as JSON with its HTTP status and stable code."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+
+class _Catalogue:
+    """The model names the service offers, and how each loads."""
+
+    def __init__(self, settings: ServeSettings):
+        self.settings = settings
+
+    def files(self) -> dict[str, Path]:
+        folder = self.settings.models_dir
+        if folder is None or not folder.is_dir():
+            return {}
+        return {
+            path.name: path
+            for path in sorted(folder.iterdir())
+            if path.is_file() and path.suffix.lower() in _MODEL_SUFFIXES
+        }
+
+    def names(self) -> dict[str, str]:
+        """Offered name -> where it comes from (``"dir"`` or ``"zoo"``)."""
+        from .. import zoo
+
+        offered = {name: "dir" for name in self.files()}
+        for entry in zoo.default_registry():
+            offered.setdefault(entry.name, "zoo")
+        if self.settings.models:
+            offered = {name: offered[name] for name in self.settings.models if name in offered}
+        return offered
+
+    def target(self, name: str) -> str:
+        """What :func:`ganedit.load` is given for ``name``.
+
+        Raises:
+            ApiError: 404, the name is not offered.
+        """
+        offered = self.names()
+        if name not in offered:
+            raise ApiError(404, "unknown_model", f"no model named {name!r} is offered here")
+        if offered[name] == "dir":
+            return str(self.files()[name])
+        return name
+
+
+def _load(settings: ServeSettings, catalogue: _Catalogue) -> Any:
+    from ..loading import Runtime, load
+
+    def load_model(name: str) -> Model:
+        return load(
+            catalogue.target(name),
+            device=settings.device,  # type: ignore[arg-type]
+            runtime=Runtime(allow_noncommercial=settings.allow_noncommercial),
+        )
+
+    return load_model
+
+
+def create_app(settings: ServeSettings | None = None) -> Any:
+    """The ASGI application (FastAPI): ``uvicorn.run(create_app(settings))``."""
+    settings = settings or ServeSettings()
+    try:
+        from fastapi import FastAPI, Request
+        from fastapi.responses import JSONResponse, Response
+        from starlette.concurrency import run_in_threadpool
+    except ImportError as exc:  # pragma: no cover - the extra is missing
+        raise ImportError('ganedit serve needs: pip install "ganedit[serve]"') from exc
+
+    catalogue = _Catalogue(settings)
+    pool = ModelPool(
+        _load(settings, catalogue),
+        max_models=settings.max_models,
+        worker=lambda model: ModelWorker(
+            model,
+            batch_size=settings.batch_size,
+            batch_wait=settings.batch_wait_ms / 1000,
+            queue_size=settings.queue,
+        ),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(pool.close)  # finish the requests in flight
+
+    app = FastAPI(
+        title="ganedit",
+        version=_version(),
+        summary="GAN image editing over HTTP: translate, upscale and inpaint images.",
+        lifespan=lifespan,
+    )
+    app.state.pool = pool
+    if settings.cors:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(
+            {"error": {"code": exc.code, "message": exc.message}},
+            status_code=exc.status,
+            headers=exc.headers,
+        )
+
+    @app.middleware("http")
+    async def token(request: Request, call_next: Any) -> Any:
+        if settings.token is not None and request.url.path.startswith("/v1/"):
+            given = request.headers.get("authorization", "")
+            expected = f"Bearer {settings.token}"
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                return JSONResponse(
+                    {"error": {"code": "unauthorized", "message": "a bearer token is required"}},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        return await call_next(request)
+
+    @app.get("/v1/health")
+    async def health() -> dict[str, Any]:
+        """Whether the service runs, and which models are loaded."""
+        return {"status": "ok", "version": _version(), "loaded": pool.loaded()}
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        """Every model offered: its name, where it comes from, and whether it is loaded."""
+        loaded = set(pool.loaded())
+        return {
+            "models": [
+                {"name": name, "source": source, "loaded": name in loaded}
+                for name, source in catalogue.names().items()
+            ]
+        }
+
+    @app.get("/v1/models/{name}")
+    async def model_card(name: str) -> dict[str, Any]:
+        """A model's card (loading the model)."""
+        worker = await _worker(name)
+        return worker.model.card.to_dict()
+
+    async def _worker(name: str) -> ModelWorker:
+        catalogue.target(name)  # 404 before any loading
+        try:
+            return await run_in_threadpool(pool.get, name)
+        except (GaneditError, ImportError, ValueError, OSError) as exc:
+            raise ApiError(422, "bad_request", f"{name} cannot be loaded: {exc}") from exc
+
+    @app.post("/v1/{task}/{name}")
+    async def run(task: str, name: str, request: Request) -> Response:
+        """Run model ``name`` on one image: the raw bytes as the body, or a multipart form
+        with ``image`` (and ``mask`` for inpainting). Options are query parameters with the
+        CLI's names (``tile``, ``outscale``, ``strategy``, ...); ``format`` and
+        ``jpeg_quality`` choose the encoding of the result."""
+        if task not in TASKS:
+            raise ApiError(404, "unknown_task", f"no task {task!r}; tasks: {', '.join(TASKS)}")
+        worker = await _worker(name)
+        other = worker.model.card.task
+        if other != task:
+            article = "an" if other[0] in "aeiou" else "a"
+            message = f"{name} is {article} {other} model: POST /v1/{other}/{name}"
+            raise ApiError(422, "bad_request", message)
+        query = {key.replace("-", "_"): value for key, value in request.query_params.items()}
+        model = _with_options(worker.model, query)
+        out_format = _format(query.get("format"))
+        quality = _int(query, "jpeg_quality", 95, 1, 100)
+        image, mask = await _upload(request, settings.max_bytes)
+        begun = await run_in_threadpool(
+            _begin, model, image, mask, out_format, query.get("invert_mask") in ("1", "true")
+        )
+        try:
+            future = worker.submit(begun.item, model)
+        except Busy as exc:
+            raise ApiError(503, "busy", str(exc), {"Retry-After": str(exc.retry_after)}) from exc
+        output = await asyncio.wrap_future(future)
+        body = await run_in_threadpool(finish_image, model, begun, output, jpeg_quality=quality)
+        return Response(body, media_type=_MEDIA_TYPES[begun.format])
+
+    def _begin(model: Model, data: bytes, mask: bytes | None, fmt: str | None, invert: bool) -> Any:
+        limit_pixels = settings.max_pixels
+        memory = memory_budget(model, settings.max_memory)
+
+        def budget(height: int, width: int, channels: int, itemsize: int) -> None:
+            if height * width > limit_pixels:
+                raise ApiError(
+                    413, "too_large", f"the image has {height * width} pixels, over {limit_pixels}"
+                )
+            try:
+                memory(height, width, channels, itemsize)
+            except GaneditError as exc:
+                raise ApiError(413, "too_large", str(exc)) from None
+
+        try:
+            image = imageio.decode_bytes(data, name="the image", budget=budget)
+            hole = None
+            if mask is not None:
+                hole = hole_from_decoded(imageio.decode_bytes(mask, name="the mask"), invert=invert)
+            target = fmt or (image.format if image.format in _MEDIA_TYPES else "PNG")
+            return begin_image(model, image, format=target, hole=hole)
+        except ApiError:
+            raise
+        except (ImageError, MaskError, GaneditError) as exc:
+            raise ApiError(400, "bad_image", str(exc)) from exc
+
+    return app
+
+
+async def _upload(request: Any, max_bytes: int) -> tuple[bytes, bytes | None]:
+    """The image (and mask) of a request: a multipart form, or the raw body."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > max_bytes:
+        raise ApiError(413, "too_large", f"the upload is {length} bytes, over {max_bytes}")
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_part_size=max_bytes)
+        image = form.get("image")
+        if image is None or isinstance(image, str):
+            raise ApiError(400, "bad_image", "the form has no file field named 'image'")
+        mask = form.get("mask")
+        mask_bytes = None if mask is None or isinstance(mask, str) else await mask.read()
+        return await image.read(), mask_bytes
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise ApiError(413, "too_large", f"the upload is over {max_bytes} bytes")
+    if not body:
+        raise ApiError(400, "bad_image", "the request has no image (an empty body)")
+    return bytes(body), None
+
+
+def _with_options(model: Model, query: dict[str, str]) -> Model:
+    """``model`` with the query's options (parsed to the options' field types)."""
+    fields = {f.name: f for f in dataclasses.fields(model.options)}
+    changes: dict[str, Any] = {}
+    for key, text in query.items():
+        if key in _RESERVED:
+            continue
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ApiError(422, "bad_request", f"unknown option {key!r}; options: {known}")
+        changes[key] = _parse(text, getattr(model.options, key))
+    try:
+        return model.with_options(**changes) if changes else model
+    except (TypeError, ValueError, GaneditError) as exc:
+        raise ApiError(422, "bad_request", f"invalid options: {exc}") from exc
+
+
+def _parse(text: str, current: Any) -> Any:
+    """A query value as the type of the option's current value."""
+    if text.lower() in ("none", "null", ""):
+        return None
+    if isinstance(current, bool):
+        return text.lower() in ("1", "true", "yes", "on")
+    for kind in (int, float):
+        if isinstance(current, kind) or current is None:
+            try:
+                return kind(text)
+            except ValueError:
+                if current is not None:
+                    raise ApiError(422, "bad_request", f"not a number: {text!r}") from None
+    return text
+
+
+def _int(query: dict[str, str], key: str, default: int, low: int, high: int) -> int:
+    text = query.get(key)
+    if text is None:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ApiError(422, "bad_request", f"{key} must be an integer in {low}..{high}")
+    return int(text)
+
+
+def _format(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        fmt = imageio.format_for_suffix(text)
+    except ImageError as exc:
+        raise ApiError(422, "bad_request", str(exc)) from None
+    return fmt
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ganedit")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return os.environ.get("GANEDIT_VERSION", "0")

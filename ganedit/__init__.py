@@ -28,6 +28,7 @@ from .loading import Runtime, load
 from .masks import MaskSource
 from .model import Model, WorkItem
 from .pipeline import FolderSettings, process_folder
+from .remote import RemoteModel, connect
 from .report import FileResult, Report
 from .resolve import Variant
 from .translate import TranslateOptions, Translator
@@ -50,6 +51,7 @@ __all__ = [
     "Model",
     "ModelCard",
     "ModelCardError",
+    "RemoteModel",
     "Report",
     "Runtime",
     "TranslateOptions",
@@ -60,6 +62,7 @@ __all__ = [
     "Variant",
     "WorkItem",
     "__version__",
+    "connect",
     "load",
     "process_folder",
     "zoo",

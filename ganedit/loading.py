@@ -204,9 +204,11 @@ def load(
     Args:
         name_or_path: A zoo name (``"horse2zebra"``, ``"cyclegan/horse2zebra"``; see
             ``ganedit models list``), one of the OpenCV inpainting baselines ``"cv2-telea"``
-            and ``"cv2-ns"``, an ``.onnx`` file made by ``ganedit export``, or a checkpoint
+            and ``"cv2-ns"``, an ``.onnx`` file made by ``ganedit export``, a checkpoint
             (``.pth``, ``.pt``, ``.bin``, ``.safetensors``) of a supported architecture,
-            detected from its keys.
+            detected from its keys, or a model on a ``ganedit serve``
+            (``"http://127.0.0.1:8765/v1/models/NAME"``: a :class:`~ganedit.remote.RemoteModel`
+            called the same way; the other arguments are then the server's business).
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
         providers: Explicit onnxruntime providers; overrides ``device``.
         variant: Which numbers to run: batch-norm statistics, ``denoise`` strength, float16
@@ -232,6 +234,10 @@ def load(
         >>> zebra = t(Image.open("horse.jpg"))
         >>> up = ganedit.load("realesr-general-x4v3", variant=Variant(denoise=0.5))
     """
+    if str(name_or_path).startswith(("http://", "https://")):
+        from .remote import RemoteModel
+
+        return RemoteModel.from_url(str(name_or_path))  # type: ignore[return-value]
     source = resolve(name_or_path, variant)
     _check_weights_license(source, runtime)
     if source.kind == "builtin":

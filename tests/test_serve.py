@@ -302,3 +302,72 @@ def test_the_command_serves_on_loopback_and_stops_on_sigterm(
     # uvicorn re-raises the signal once it has shut down gracefully.
     assert server.returncode in (0, -signal.SIGTERM)
     assert "Traceback" not in (server.stderr.read() if server.stderr else "")
+
+
+# --- a remote model, called like a local one ------------------------------------------------------
+
+
+@pytest.fixture
+def live(models_dir: Path):  # type: ignore[no-untyped-def]
+    """``ganedit serve`` on a free loopback port, in a thread of this process."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(ServeSettings(models_dir=models_dir, device="cpu"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):  # bounded: 10 s
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+def test_a_remote_model_gives_what_the_local_one_gives(live: str, models_dir: Path) -> None:
+    import ganedit
+
+    local = ganedit.load(models_dir / "tiny.onnx", device="cpu")
+    remote = ganedit.load(f"{live}/v1/models/tiny.onnx")
+    assert isinstance(remote, ganedit.RemoteModel)
+    assert remote.card == local.card
+    photo = _photo()
+    alpha = np.linspace(0, 255, 41, dtype=np.uint8)[None].repeat(30, 0)
+    grey16 = (photo[:, :, 0].astype(np.uint16) * 257).astype(np.uint16)
+    for image in (photo, np.dstack([photo, alpha]), grey16, Image.fromarray(photo)):
+        got, expected = remote(image), local(image)
+        assert type(got) is type(expected)
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+
+
+def test_a_remote_inpainter_takes_a_mask_and_options(live: str) -> None:
+    import ganedit
+
+    local = ganedit.load("cv2-telea").with_options(feather=2)
+    remote = ganedit.connect(live).load("cv2-telea").with_options(feather=2)
+    photo = _photo(32, 32)
+    mask = np.zeros((32, 32), bool)
+    mask[8:20, 10:22] = True
+    np.testing.assert_array_equal(remote(photo, mask), local(photo, mask))
+    with pytest.raises(ganedit.GaneditError, match="an inpainting model: call it with a mask"):
+        remote(photo)
+
+
+def test_a_remote_error_names_the_server_and_the_reason(live: str) -> None:
+    import ganedit
+
+    with pytest.raises(ganedit.GaneditError, match="404 no model named 'nope' is offered here"):
+        ganedit.load(f"{live}/v1/models/nope")
+    with pytest.raises(
+        ganedit.GaneditError, match=r"cannot reach ganedit serve at http://127\.0\.0\.1:9"
+    ):
+        ganedit.connect("http://127.0.0.1:9").load("tiny.onnx")

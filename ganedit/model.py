@@ -49,11 +49,15 @@ class WorkItem:
         image: What went in.
         payload: What the model prepared for the network (tensors, plans, ...).
         key: Items with equal keys may share one ``run_items`` call (a batch).
+        progress: See the attribute's comment; ``None`` by default.
     """
 
     image: ImageIn
     payload: Any
     key: Hashable
+    #: Told the share done (0..1) while the network runs this item, where the model can say
+    #: (tiled upscales, per tile batch); what it raises stops the run (a cancelled request).
+    progress: Callable[[float], None] | None = None
 
 
 def run_grouped(

@@ -246,6 +246,7 @@ def run_tiled(
     overlap: int = 16,
     multiple: int = 1,
     batch_size: int = 4,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Run a network over an image tile by tile and blend the tiles without seams.
 
@@ -263,6 +264,8 @@ def run_tiled(
             four times the network's effective receptive radius.
         multiple: The network's size multiple; tiles are sized and placed on it.
         batch_size: Most tiles per ``run`` call.
+        on_progress: Called as ``on_progress(tiles_done, tiles)`` after each ``run`` call
+            (a progress bar; what it raises stops the run, e.g. a cancelled request).
 
     Returns:
         ``(C_out, H*scale, W*scale)`` float32.
@@ -282,11 +285,14 @@ def run_tiled(
         batch = padded[None].astype(np.float32, copy=False)
         out = run(batch)
         _check_output(out, batch, scale)
+        if on_progress is not None:
+            on_progress(1, 1)
         return np.ascontiguousarray(out[0, :, : height * scale, : width * scale], np.float32)
 
     result: np.ndarray | None = None
     weight_sum = np.zeros((height * scale, width * scale), dtype=np.float32)
     windows: dict[tuple[int, ...], np.ndarray] = {}
+    done = 0
     for chunk in _batches(tiles, batch_size):
         crops = [image[:, t.top : t.top + t.height, t.left : t.left + t.width] for t in chunk]
         padded_crops = [
@@ -311,6 +317,9 @@ def run_tiled(
             cols = slice(t.left * scale, (t.left + t.width) * scale)
             result[:, rows, cols] += y[:, : w.shape[0], : w.shape[1]] * w
             weight_sum[rows, cols] += w
+        done += len(chunk)
+        if on_progress is not None:
+            on_progress(done, len(tiles))
     assert result is not None  # the grid has at least two tiles here
     result /= weight_sum
     return result
@@ -348,6 +357,7 @@ def run_tiled_adaptive(
     is_oom: Callable[[BaseException], bool] = looks_like_oom,
     min_tile: int = 32,
     on_retry: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, int]:
     """:func:`run_tiled`, retrying with half the tile (and batches of 1) when memory runs out.
 
@@ -363,6 +373,7 @@ def run_tiled_adaptive(
         min_tile: Smallest tile side to try; below it (or below :func:`min_tile_size`) the
             out-of-memory error is re-raised.
         on_retry: Called with the new tile side before each retry (e.g. to log it).
+        on_progress: As for :func:`run_tiled` (a retry starts again from 0).
 
     Returns:
         ``(output, tile)``: the :func:`run_tiled` result and the tile side that worked.
@@ -373,7 +384,7 @@ def run_tiled_adaptive(
         try:
             out = run_tiled(
                 run, image, scale=scale, tile=tile, overlap=overlap, multiple=multiple,
-                batch_size=batch_size,
+                batch_size=batch_size, on_progress=on_progress,
             )  # fmt: skip
             return out, tile
         except Exception as exc:

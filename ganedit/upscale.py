@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -155,7 +155,7 @@ class Upscaler(Model):
             else:
                 _check_scaled(outs[0], inputs[0], self.card.scale)
                 return [[out] for out in outs]
-        return [[self._run_tiled(x) for x in plan.inputs] for plan in plans]
+        return [[self._run_tiled(x, item.progress) for x in item.payload.inputs] for item in items]
 
     def finish(self, item: WorkItem, output: Any) -> tuple[np.ndarray, np.ndarray | None]:
         plan: _Plan = item.payload
@@ -214,7 +214,9 @@ class Upscaler(Model):
         pad_w = padded_size(width, self.card) - width
         return np.ascontiguousarray(pad_bottom_right(chw, pad_h, pad_w))
 
-    def _run_tiled(self, chw: np.ndarray) -> np.ndarray:
+    def _run_tiled(
+        self, chw: np.ndarray, progress: Callable[[float], None] | None = None
+    ) -> np.ndarray:
         card, opts = self.card, self.options
         height, width = chw.shape[1:]
         # A side below the network's minimum is padded up to it first (the codec's rule).
@@ -231,6 +233,7 @@ class Upscaler(Model):
             is_oom=looks_like_oom,
             min_tile=opts.min_tile,
             on_retry=lambda t: log.warning("out of memory: retrying with tile %d", t),
+            on_progress=None if progress is None else lambda done, total: progress(done / total),
         )
         return out
 

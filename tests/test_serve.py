@@ -371,3 +371,98 @@ def test_a_remote_error_names_the_server_and_the_reason(live: str) -> None:
         ganedit.GaneditError, match=r"cannot reach ganedit serve at http://127\.0\.0\.1:9"
     ):
         ganedit.connect("http://127.0.0.1:9").load("tiny.onnx")
+
+
+# --- long jobs: submit, progress, result, cancel ------------------------------------------------
+
+
+@pytest.fixture
+def with_upscaler(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from upscale_helpers import exported_models
+
+    shutil.copy(exported_models(tmp_path_factory)["srvgg_x4"], models_dir / "up.onnx")
+    return models_dir
+
+
+def test_a_job_reports_progress_and_gives_the_result_of_the_direct_call(
+    with_upscaler: Path,
+) -> None:
+    import time
+
+    data = _png(_photo(64, 64))
+    path = "upscale/up.onnx?tile=32&tile_overlap=8&tile_batch=1"
+    with _client(with_upscaler) as client:
+        direct = client.post(f"/v1/{path}", content=data)
+        submitted = client.post(f"/v1/jobs/{path}", content=data)
+        assert submitted.status_code == 202
+        job = submitted.json()
+        assert submitted.headers["Location"] == f"/v1/jobs/{job['id']}"
+        for _ in range(300):  # bounded: 30 s
+            state = client.get(f"/v1/jobs/{job['id']}").json()
+            if state["status"] not in ("queued", "running"):
+                break
+            time.sleep(0.1)
+        result = client.get(f"/v1/jobs/{job['id']}/result")
+        missing = client.get("/v1/jobs/nope")
+    assert state == {
+        "id": job["id"],
+        "status": "done",
+        "progress": 1.0,
+        "result": f"/v1/jobs/{job['id']}/result",
+    }
+    assert result.status_code == 200 and result.content == direct.content
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_job"
+
+
+def test_the_progress_of_a_tiled_upscale_counts_its_tile_batches(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from upscale_helpers import exported_models
+
+    import ganedit
+    from ganedit.images import ImageIn
+
+    up = ganedit.load(exported_models(tmp_path_factory)["srvgg_x4"], device="cpu").with_options(
+        tile=32, tile_overlap=8, tile_batch=1
+    )
+    item = up.begin(ImageIn(_photo(64, 64), None, np.dtype(np.uint8)))
+    seen: list[float] = []
+    item.progress = seen.append
+    up.run_items([item])
+    assert len(seen) > 2 and seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_a_cancelled_job_never_runs(with_upscaler: Path) -> None:
+    import threading
+
+    from ganedit.serve import pool as pool_module
+
+    gate = threading.Event()
+    real = pool_module.ModelWorker._run_group
+
+    def held(self, group):  # type: ignore[no-untyped-def]
+        gate.wait(30)
+        return real(self, group)
+
+    data = _png(_photo(64, 64))
+    with _client(with_upscaler, batch_size=1) as client:
+        client.get("/v1/models/up.onnx")  # loaded before the gate
+        pool_module.ModelWorker._run_group = held  # type: ignore[method-assign]
+        try:
+            first = client.post("/v1/jobs/upscale/up.onnx", content=data).json()
+            second = client.post("/v1/jobs/upscale/up.onnx", content=data).json()
+            cancelled = client.delete(f"/v1/jobs/{second['id']}").json()
+            gate.set()
+        finally:
+            pool_module.ModelWorker._run_group = real  # type: ignore[method-assign]
+        import time
+
+        for _ in range(300):
+            if client.get(f"/v1/jobs/{first['id']}").json()["status"] == "done":
+                break
+            time.sleep(0.1)
+        worker = client.app.state.pool.get("up.onnx")  # type: ignore[attr-defined]
+        result = client.get(f"/v1/jobs/{second['id']}/result")
+    assert cancelled["status"] == "cancelled"
+    assert worker.batches == [1]  # only the first job ran
+    assert result.status_code == 409 and result.json()["error"]["code"] == "not_done"

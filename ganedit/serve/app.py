@@ -8,11 +8,18 @@ as query parameters with the CLI's names, and get back the encoded result: the b
 =====  ==================  ==============================================================
 400    ``bad_image``       the upload is not an image ganedit reads (or its mask is bad)
 401    ``unauthorized``    the server has a token and the request lacks it
-404    ``unknown_model``   no such model offered
+404    ``unknown_model``   no such model offered (``unknown_task``, ``unknown_job`` alike)
+409    ``not_done``        a job's result asked for before it is done
 413    ``too_large``       over ``max_bytes``, ``max_pixels`` or the memory limit
 422    ``bad_request``     an unknown or invalid option, or a model of another task
 503    ``busy``            the model's queue is full (``Retry-After`` says when to retry)
 =====  ==================  ==============================================================
+
+Long jobs (``POST /v1/jobs/{task}/{name}`` → 202 with an id; ``GET /v1/jobs/{id}`` for status
+and progress, counted in tile batches for upscales; ``GET /v1/jobs/{id}/result``;
+``DELETE /v1/jobs/{id}``) serve editor plugins that show a progress bar. A direct request whose
+client disconnects is cancelled: never run if it still waits, stopped at its next tile batch if
+it runs.
 
 Request paths never name files: models come from the zoo or from ``models_dir``.
 """
@@ -23,7 +30,11 @@ import asyncio
 import dataclasses
 import hmac
 import os
+import secrets
+import threading
+import time
 from collections.abc import AsyncIterator
+from concurrent.futures import CancelledError as CancelledFuture
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -172,6 +183,8 @@ def create_app(settings: ServeSettings | None = None) -> Any:
         ),
     )
 
+    jobs = _Jobs()
+
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         yield
@@ -237,6 +250,23 @@ def create_app(settings: ServeSettings | None = None) -> Any:
         worker = await _worker(name)
         return worker.model.card.to_dict()
 
+    async def _prepare(task: str, name: str, request: Request) -> tuple[Any, ...]:
+        """The worker, the model with the request's options, and the encoding options."""
+        if task not in TASKS:
+            raise ApiError(404, "unknown_task", f"no task {task!r}; tasks: {', '.join(TASKS)}")
+        worker = await _worker(name)
+        other = worker.model.card.task
+        if other != task:
+            article = "an" if other[0] in "aeiou" else "a"
+            message = f"{name} is {article} {other} model: POST /v1/{other}/{name}"
+            raise ApiError(422, "bad_request", message)
+        query = {key.replace("-", "_"): value for key, value in request.query_params.items()}
+        model = _with_options(worker.model, query)
+        out_format = _format(query.get("format"))
+        quality = _int(query, "jpeg_quality", 95, 1, 100)
+        invert = query.get("invert_mask") in ("1", "true")
+        return worker, model, out_format, quality, invert
+
     async def _worker(name: str) -> ModelWorker:
         catalogue.target(name)  # 404 before any loading
         try:
@@ -250,29 +280,75 @@ def create_app(settings: ServeSettings | None = None) -> Any:
         with ``image`` (and ``mask`` for inpainting). Options are query parameters with the
         CLI's names (``tile``, ``outscale``, ``strategy``, ...); ``format`` and
         ``jpeg_quality`` choose the encoding of the result."""
-        if task not in TASKS:
-            raise ApiError(404, "unknown_task", f"no task {task!r}; tasks: {', '.join(TASKS)}")
-        worker = await _worker(name)
-        other = worker.model.card.task
-        if other != task:
-            article = "an" if other[0] in "aeiou" else "a"
-            message = f"{name} is {article} {other} model: POST /v1/{other}/{name}"
-            raise ApiError(422, "bad_request", message)
-        query = {key.replace("-", "_"): value for key, value in request.query_params.items()}
-        model = _with_options(worker.model, query)
-        out_format = _format(query.get("format"))
-        quality = _int(query, "jpeg_quality", 95, 1, 100)
+        worker, model, out_format, quality, invert = await _prepare(task, name, request)
         image, mask = await _upload(request, settings.max_bytes)
-        begun = await run_in_threadpool(
-            _begin, model, image, mask, out_format, query.get("invert_mask") in ("1", "true")
-        )
-        try:
-            future = worker.submit(begun.item, model)
-        except Busy as exc:
-            raise ApiError(503, "busy", str(exc), {"Retry-After": str(exc.retry_after)}) from exc
-        output = await asyncio.wrap_future(future)
+        begun = await run_in_threadpool(_begin, model, image, mask, out_format, invert)
+        gone = threading.Event()
+        begun.item.progress = _stopper(gone)
+        future = _submit(worker, begun, model)
+        waiting = asyncio.ensure_future(asyncio.wrap_future(future))
+        while not waiting.done():
+            await asyncio.wait({waiting}, timeout=0.25)
+            if not waiting.done() and await request.is_disconnected():
+                gone.set()  # a running tiled upscale stops at its next tile batch
+                future.cancel()  # a waiting one is never run
+                raise ApiError(499, "cancelled", "the client went away")
+        output = waiting.result()
         body = await run_in_threadpool(finish_image, model, begun, output, jpeg_quality=quality)
         return Response(body, media_type=_MEDIA_TYPES[begun.format])
+
+    # -- long jobs: submit, poll progress, fetch the result, cancel ---------------------------
+
+    @app.post("/v1/jobs/{task}/{name}", status_code=202)
+    async def submit_job(task: str, name: str, request: Request) -> JSONResponse:
+        """Like ``POST /v1/{task}/{name}``, but answers at once with a job id; poll
+        ``GET /v1/jobs/{id}`` for its status and progress (tiles done, for upscales), then
+        ``GET /v1/jobs/{id}/result``. ``DELETE /v1/jobs/{id}`` cancels it."""
+        worker, model, out_format, quality, invert = await _prepare(task, name, request)
+        image, mask = await _upload(request, settings.max_bytes)
+        begun = await run_in_threadpool(_begin, model, image, mask, out_format, invert)
+        job = jobs.new()
+        begun.item.progress = job.on_progress
+        future = _submit(worker, begun, model)
+        job.task = asyncio.ensure_future(_finish_job(job, future, model, begun, quality))
+        return JSONResponse(job.describe(), status_code=202, headers={"Location": job.url})
+
+    async def _finish_job(job: _Job, future: Any, model: Model, begun: Any, quality: int) -> None:
+        try:
+            output = await asyncio.wrap_future(future)
+            job.result = await run_in_threadpool(
+                finish_image, model, begun, output, jpeg_quality=quality
+            )
+            job.media_type = _MEDIA_TYPES[begun.format]
+            job.status, job.progress = "done", 1.0
+        except (asyncio.CancelledError, CancelledFuture, _Cancelled):
+            job.status = "cancelled"
+        except Exception as exc:  # the job's failure is its status, not the server's
+            job.status, job.error = "failed", str(exc) or type(exc).__name__
+
+    @app.get("/v1/jobs/{job_id}")
+    async def job_status(job_id: str) -> dict[str, Any]:
+        """A job's status (``queued``, ``running``, ``done``, ``failed``, ``cancelled``) and
+        progress (0..1)."""
+        return jobs.get(job_id).describe()
+
+    @app.get("/v1/jobs/{job_id}/result")
+    async def job_result(job_id: str) -> Response:
+        """A done job's image (409 while it runs; its error if it failed)."""
+        job = jobs.get(job_id)
+        if job.status == "failed":
+            raise ApiError(422, "failed", job.error or "the job failed")
+        if job.status != "done" or job.result is None:
+            raise ApiError(409, "not_done", f"the job is {job.status}")
+        return Response(job.result, media_type=job.media_type)
+
+    @app.delete("/v1/jobs/{job_id}")
+    async def cancel_job(job_id: str) -> dict[str, Any]:
+        """Cancel a job: a queued one never runs, a running tiled upscale stops at its next
+        tile batch."""
+        job = jobs.get(job_id)
+        job.cancel()
+        return job.describe()
 
     def _begin(model: Model, data: bytes, mask: bytes | None, fmt: str | None, invert: bool) -> Any:
         limit_pixels = settings.max_pixels
@@ -301,6 +377,87 @@ def create_app(settings: ServeSettings | None = None) -> Any:
             raise ApiError(400, "bad_image", str(exc)) from exc
 
     return app
+
+
+class _Cancelled(Exception):
+    """Raised from a request's progress callback to stop its network run."""
+
+
+def _stopper(flag: threading.Event) -> Any:
+    def progress(done: float) -> None:
+        if flag.is_set():
+            raise _Cancelled("cancelled")
+
+    return progress
+
+
+def _submit(worker: ModelWorker, begun: Any, model: Model) -> Any:
+    try:
+        return worker.submit(begun.item, model)
+    except Busy as exc:
+        raise ApiError(503, "busy", str(exc), {"Retry-After": str(exc.retry_after)}) from exc
+
+
+@dataclasses.dataclass(eq=False)
+class _Job:
+    id: str
+    status: str = "queued"
+    progress: float = 0.0
+    error: str | None = None
+    result: bytes | None = None
+    media_type: str = "application/octet-stream"
+    task: Any = None
+    cancelled: threading.Event = dataclasses.field(default_factory=threading.Event)
+    created: float = dataclasses.field(default_factory=time.monotonic)
+
+    @property
+    def url(self) -> str:
+        return f"/v1/jobs/{self.id}"
+
+    def on_progress(self, done: float) -> None:
+        """Called by the runner thread (tiles done); stops the run once cancelled."""
+        if self.cancelled.is_set():
+            raise _Cancelled("cancelled")
+        self.status, self.progress = "running", max(self.progress, min(done, 1.0))
+
+    def cancel(self) -> None:
+        if self.status in ("queued", "running"):
+            self.cancelled.set()
+            self.status = "cancelled"
+            if self.task is not None:
+                self.task.cancel()
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "status": self.status, "progress": self.progress}
+        if self.error is not None:
+            out["error"] = self.error
+        if self.status == "done":
+            out["result"] = f"{self.url}/result"
+        return out
+
+
+class _Jobs:
+    """The service's long jobs; finished ones are kept for ``keep`` seconds."""
+
+    def __init__(self, keep: float = 3600.0, most: int = 1000):
+        self.keep, self.most = keep, most
+        self._jobs: dict[str, _Job] = {}
+
+    def new(self) -> _Job:
+        now = time.monotonic()
+        for key in [k for k, j in self._jobs.items() if now - j.created > self.keep]:
+            del self._jobs[key]
+        if len(self._jobs) >= self.most:
+            raise ApiError(503, "busy", f"{self.most} jobs are kept", {"Retry-After": "10"})
+        job = _Job(secrets.token_urlsafe(12))
+        self._jobs[job.id] = job
+        return job
+
+    def get(self, job_id: str) -> _Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise ApiError(404, "unknown_job", f"no job {job_id!r}")
+        return job
 
 
 async def _upload(request: Any, max_bytes: int) -> tuple[bytes, bytes | None]:

@@ -126,6 +126,10 @@ class ModelWorker:
             self._run_group(group)
 
     def _run_group(self, group: list[_Request]) -> None:
+        # A request cancelled while it waited (its client went away) is not run.
+        group = [request for request in group if request.future.set_running_or_notify_cancel()]
+        if not group:
+            return
         self.batches.append(len(group))
         try:
             outputs = group[0].model.run_items([request.item for request in group])

@@ -134,6 +134,17 @@ class _Catalogue:
             offered = {name: offered[name] for name in self.settings.models if name in offered}
         return offered
 
+    def task(self, name: str, pool: ModelPool) -> str | None:
+        """A model's task when known without loading it (a zoo entry, a loaded model)."""
+        from .. import zoo
+
+        worker = pool.peek(name)
+        if worker is not None:
+            return worker.model.card.task
+        if self.names().get(name) == "zoo":
+            return zoo.default_registry().get(name).task
+        return None
+
     def target(self, name: str) -> str:
         """What :func:`ganedit.load` is given for ``name``.
 
@@ -228,6 +239,12 @@ def create_app(settings: ServeSettings | None = None) -> Any:
                 )
         return await call_next(request)
 
+    @app.get("/", include_in_schema=False)
+    async def page() -> Response:
+        """The page for people: pick a model, drop an image, paint a mask, run, compare."""
+        html = (Path(__file__).parent / "static" / "index.html").read_bytes()
+        return Response(html, media_type="text/html; charset=utf-8")
+
     @app.get("/v1/health")
     async def health() -> dict[str, Any]:
         """Whether the service runs, and which models are loaded."""
@@ -239,7 +256,12 @@ def create_app(settings: ServeSettings | None = None) -> Any:
         loaded = set(pool.loaded())
         return {
             "models": [
-                {"name": name, "source": source, "loaded": name in loaded}
+                {
+                    "name": name,
+                    "source": source,
+                    "task": catalogue.task(name, pool),
+                    "loaded": name in loaded,
+                }
                 for name, source in catalogue.names().items()
             ]
         }

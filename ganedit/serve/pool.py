@@ -185,6 +185,11 @@ class ModelPool:
             old.stop(wait=False)  # it finishes what it holds, then its model is freed
         return worker
 
+    def peek(self, name: str) -> ModelWorker | None:
+        """The worker of ``name`` if it is loaded, without loading it."""
+        with self._lock:
+            return self._workers.get(name)
+
     def loaded(self) -> list[str]:
         with self._lock:
             return list(self._workers)

@@ -515,6 +515,51 @@ def _real(path: Path) -> Path:
         return path
 
 
+def _run_remote(
+    model: Any,
+    jobs: list[Job],
+    settings: FolderSettings,
+    report: Report,
+    on_result: Callable[[FileResult], None],
+) -> None:
+    """A folder job on a ``ganedit serve``: each file's bytes (and mask) go to the server,
+    which answers with the bytes this pipeline would write; they are written atomically.
+    ``workers`` requests are in flight at once (the server batches them)."""
+
+    from .remote import RemoteError
+
+    def one(job: Job) -> FileResult:
+        try:
+            data = imageio.decode.read_regular_file(job.source)
+            mask = None if job.mask is None else imageio.decode.read_regular_file(job.mask)
+            fmt = imageio.format_for_suffix(job.output.suffix)
+            body = model.request_file(
+                data, mask=mask, format=fmt, jpeg_quality=settings.jpeg_quality
+            )
+            job.output.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(job.output, lambda f: f.write(body), fsync=settings.fsync)
+        except RemoteError as exc:  # the server's reason, without its URL
+            reason = exc.message.removeprefix("the image: ")
+            return FileResult(job.source, None, "failed", f"{reason} (server: {exc.status})")
+        except (GaneditError, OSError) as exc:
+            return FileResult(job.source, None, "failed", _reason(exc, job.source))
+        return FileResult(job.source, job.output, "done")
+
+    def record(result: FileResult) -> None:
+        report.add(result)
+        on_result(result)
+
+    with ThreadPoolExecutor(settings.workers or 4, thread_name_prefix="ganedit-remote") as pool:
+        futures = [pool.submit(one, job) for job in jobs]
+        try:
+            for future in futures:
+                record(future.result())
+        except BaseException:
+            for future in futures:
+                future.cancel()  # the ones in flight finish; the rest are left for a rerun
+            raise
+
+
 def _finished(output: Path) -> bool:
     """Whether an earlier run left a result here. An empty file is not one: no image format
     is empty, and a power cut after a ``fsync=False`` write can leave one."""
@@ -571,8 +616,11 @@ def process_folder(
         >>> report = ganedit.process_folder(ganedit.load("horse2zebra"), ["photos"], "out")
         >>> print(report.summary())
     """
+    from .remote import RemoteModel
+
     settings = settings or FolderSettings()
-    if not isinstance(model, Model):
+    remote = isinstance(model, RemoteModel)
+    if not (remote or isinstance(model, Model)):
         raise GaneditError(f"process_folder cannot run {type(model).__name__} objects")
     jobs, rejected = plan_jobs(inputs, output_dir, recursive=settings.recursive, ext=settings.ext)
     if model.requires_mask and masks is None:
@@ -611,7 +659,10 @@ def process_folder(
     if todo:
         before = len(report.results)
         try:
-            _Runner(model, settings, report, on_result, source).run(todo)
+            if remote:
+                _run_remote(model, todo, settings, report, on_result)  # type: ignore[arg-type]
+            else:
+                _Runner(model, settings, report, on_result, source).run(todo)
         except KeyboardInterrupt:
             # The runner let the files in flight finish; the rest are left for a rerun.
             report.interrupted = True

@@ -28,7 +28,15 @@ from .masks import hole_from_array
 if TYPE_CHECKING:
     import urllib.error
 
-__all__ = ["RemoteModel", "Server", "connect"]
+__all__ = ["RemoteError", "RemoteModel", "Server", "connect"]
+
+
+class RemoteError(GaneditError):
+    """The server answered with an error: its HTTP ``status`` and its ``message``."""
+
+    def __init__(self, text: str, status: int, message: str):
+        super().__init__(text)
+        self.status, self.message = status, message
 
 
 class Server:
@@ -66,7 +74,10 @@ class Server:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return bytes(response.read())
         except urllib.error.HTTPError as exc:
-            raise GaneditError(f"{self.url}{path}: {exc.code} {_message(exc)}") from None
+            message = _message(exc)
+            raise RemoteError(
+                f"{self.url}{path}: {exc.code} {message}", exc.code, message
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise GaneditError(f"cannot reach ganedit serve at {self.url}: {reason}") from None
@@ -101,9 +112,16 @@ class RemoteModel:
     def requires_mask(self) -> bool:
         return self.card.task == "inpaint"
 
-    def with_options(self, **changes: Any) -> RemoteModel:
-        """A copy whose requests carry these options (the CLI's names, as for a local
-        model's ``with_options``); the server checks them."""
+    def with_options(self, options: Any = None, /, **changes: Any) -> RemoteModel:
+        """A copy whose requests carry these options (by name, or an options object such as
+        ``UpscaleOptions(...)``, as for a local model); the server checks them."""
+        if options is not None:  # the fields that differ from the options class's defaults
+            default = type(options)()
+            changes = {
+                field.name: getattr(options, field.name)
+                for field in dataclasses.fields(options)
+                if getattr(options, field.name) != getattr(default, field.name)
+            } | changes
         merged = dict(self.options) | changes
         return dataclasses.replace(self, options=tuple(sorted(merged.items())))
 
@@ -134,6 +152,26 @@ class RemoteModel:
             alpha_f = None if result.alpha is None else result.alpha.astype(np.float32) / full
             return join(image, color_f, alpha_f)
         return join(image, result.color, result.alpha)
+
+    def request_file(
+        self,
+        data: bytes,
+        *,
+        mask: bytes | None = None,
+        format: str | None = None,
+        jpeg_quality: int = 95,
+    ) -> bytes:
+        """The server's answer for an encoded image file (and mask file): the bytes the
+        folder job writes for that file, as ``format`` (Pillow's name; default the input's)."""
+        pairs = [(k, _text(v)) for k, v in self.options]
+        if format is not None:
+            pairs.append(("format", format.lower()))
+        pairs.append(("jpeg_quality", str(jpeg_quality)))
+        path = f"/v1/{self.card.task}/{_quote(self.name)}?" + urllib.parse.urlencode(pairs)
+        if mask is None:
+            return self.server._request(path, data, "application/octet-stream")
+        body, content_type = _multipart({"image": data, "mask": mask})
+        return self.server._request(path, body, content_type)
 
     def __repr__(self) -> str:
         return f"RemoteModel({self.name!r} at {self.server.url})"

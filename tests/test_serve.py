@@ -466,3 +466,36 @@ def test_a_cancelled_job_never_runs(with_upscaler: Path) -> None:
     assert cancelled["status"] == "cancelled"
     assert worker.batches == [1]  # only the first job ran
     assert result.status_code == 409 and result.json()["error"]["code"] == "not_done"
+
+
+def test_the_folder_commands_run_a_served_model(
+    live: str, models_dir: Path, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from ganedit.cli import main
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(5):
+        Image.fromarray(_photo(seed=i)).save(photos / f"p{i}.png")
+    (photos / "broken.png").write_bytes(b"not an image")
+    url = f"{live}/v1/models/tiny.onnx"
+
+    served = CliRunner().invoke(main, ["translate", url, str(photos), "-o", str(tmp_path / "a")])
+    local = CliRunner().invoke(
+        main, ["translate", str(models_dir / "tiny.onnx"), str(photos), "-o", str(tmp_path / "b")]
+    )
+
+    assert (served.exit_code, local.exit_code) == (1, 1)  # the broken file, named, in both
+    assert "broken.png: not an image file (cannot identify image format) (server: 400)" in (
+        served.stderr
+    )
+    names = sorted(p.name for p in (tmp_path / "b").iterdir())
+    assert (
+        sorted(p.name for p in (tmp_path / "a").iterdir())
+        == names
+        == [f"p{i}.png" for i in range(5)]
+    )
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

@@ -499,3 +499,58 @@ def test_the_folder_commands_run_a_served_model(
     )
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["rgba16-png", "jpeg-with-icc"])
+def test_an_upscale_response_is_the_file_the_folder_job_writes(
+    with_upscaler: Path, tmp_path: Path, kind: str
+) -> None:
+    photo = _photo(20, 27)
+    if kind == "rgba16-png":
+        import cv2
+
+        alpha = np.linspace(0, 65535, 27, dtype=np.uint16)[None].repeat(20, 0)
+        rgba16 = np.dstack([photo.astype(np.uint16) * 257, alpha])
+        ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgba16, cv2.COLOR_RGBA2BGRA))
+        assert ok
+        data, name = encoded.tobytes(), "a.png"
+    else:
+        from PIL import ImageCms
+
+        icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+        buffer = io.BytesIO()
+        Image.fromarray(photo).save(buffer, "JPEG", quality=90, icc_profile=icc)
+        data, name = buffer.getvalue(), "a.jpg"
+    with _client(with_upscaler) as client:
+        response = client.post("/v1/upscale/up.onnx?tile=16&tile_overlap=4", content=data)
+    assert response.status_code == 200, response.text
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / name).write_bytes(data)
+    model = load(with_upscaler / "up.onnx", device="cpu").with_options(tile=16, tile_overlap=4)
+    assert process_folder(model, [src / name], tmp_path / "dst").ok
+    assert response.content == (tmp_path / "dst" / name).read_bytes()
+
+
+def test_an_inpaint_response_is_the_file_the_folder_job_writes(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    photo = _photo(32, 40)
+    mask = np.zeros((32, 40), np.uint8)
+    mask[10:20, 12:30] = 255
+    image_png, mask_png = _png(photo), _png(mask)
+    with _client(models_dir) as client:
+        response = client.post(
+            "/v1/inpaint/cv2-telea", files={"image": image_png, "mask": mask_png}
+        )
+    assert response.status_code == 200, response.text
+
+    src, masks = tmp_path / "src", tmp_path / "masks"
+    src.mkdir()
+    masks.mkdir()
+    (src / "a.png").write_bytes(image_png)
+    (masks / "a.png").write_bytes(mask_png)
+    report = process_folder(load("cv2-telea"), [src], tmp_path / "dst", masks=masks)
+    assert report.ok, report.summary()
+    assert response.content == (tmp_path / "dst" / "a.png").read_bytes()

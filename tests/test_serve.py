@@ -554,3 +554,53 @@ def test_an_inpaint_response_is_the_file_the_folder_job_writes(
     report = process_folder(load("cv2-telea"), [src], tmp_path / "dst", masks=masks)
     assert report.ok, report.summary()
     assert response.content == (tmp_path / "dst" / "a.png").read_bytes()
+
+
+@pytest.mark.timeout(120, method="thread")
+def test_a_request_whose_client_disconnects_is_never_run(live: str) -> None:
+    import socket
+    import threading
+    import time
+
+    import ganedit.serve.pool as pool_module
+
+    gate = threading.Event()
+    real = pool_module.ModelWorker._run_group
+    ran: list[int] = []
+
+    def held(self, group):  # type: ignore[no-untyped-def]
+        gate.wait(30)
+        ran.append(sum(not request.future.cancelled() for request in group))
+        return real(self, group)
+
+    import urllib.request
+
+    urllib.request.urlopen(f"{live}/v1/models/tiny.onnx", timeout=30).read()  # loaded first
+    host, port = live.removeprefix("http://").split(":")
+    body = _png(_photo())
+    pool_module.ModelWorker._run_group = held  # type: ignore[method-assign]
+    try:
+        # The first request occupies the runner; the second waits in the queue, and its
+        # client goes away.
+        first = threading.Thread(
+            target=lambda: urllib.request.urlopen(
+                urllib.request.Request(f"{live}/v1/translate/tiny.onnx", data=body), timeout=60
+            ).read()
+        )
+        first.start()
+        time.sleep(0.5)
+        with socket.create_connection((host, int(port))) as client:
+            head = (
+                f"POST /v1/translate/tiny.onnx HTTP/1.1\r\nHost: {host}\r\n"
+                f"Content-Type: image/png\r\nContent-Length: {len(body)}\r\n\r\n"
+            )
+            client.sendall(head.encode() + body)
+            time.sleep(0.5)  # queued behind the first
+        time.sleep(1.0)  # the server notices the disconnect (it polls every 0.25 s)
+        gate.set()
+        first.join(timeout=60)
+        time.sleep(0.5)
+    finally:
+        gate.set()
+        pool_module.ModelWorker._run_group = real  # type: ignore[method-assign]
+    assert ran in ([1], [1, 0])  # only the first request reached the network

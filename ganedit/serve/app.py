@@ -226,18 +226,10 @@ def create_app(settings: ServeSettings | None = None) -> Any:
             headers=exc.headers,
         )
 
-    @app.middleware("http")
-    async def token(request: Request, call_next: Any) -> Any:
-        if settings.token is not None and request.url.path.startswith("/v1/"):
-            given = request.headers.get("authorization", "")
-            expected = f"Bearer {settings.token}"
-            if not hmac.compare_digest(given.encode(), expected.encode()):
-                return JSONResponse(
-                    {"error": {"code": "unauthorized", "message": "a bearer token is required"}},
-                    status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-        return await call_next(request)
+    if settings.token is not None:
+        # A plain ASGI middleware: Starlette's BaseHTTPMiddleware would hide a client's
+        # disconnect from the endpoints (which cancel the work of clients that went away).
+        app.add_middleware(_TokenMiddleware, token=settings.token)
 
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
@@ -399,6 +391,29 @@ def create_app(settings: ServeSettings | None = None) -> Any:
             raise ApiError(400, "bad_image", str(exc)) from exc
 
     return app
+
+
+class _TokenMiddleware:
+    """Answers 401 to an API request without ``Authorization: Bearer TOKEN``."""
+
+    def __init__(self, app: Any, token: str):
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                from starlette.responses import JSONResponse
+
+                response = JSONResponse(
+                    {"error": {"code": "unauthorized", "message": "a bearer token is required"}},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class _Cancelled(Exception):

@@ -67,17 +67,26 @@ def format_size(size: float) -> str:
 def available_memory() -> int | None:
     """Memory available to new allocations (Linux ``MemAvailable``), else physical memory,
     else ``None`` when the platform tells neither."""
+    available = _linux_available()
+    if available is not None:
+        return available
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _linux_available() -> int | None:
+    """``MemAvailable`` of /proc/meminfo; ``None`` off Linux or for an unreadable file (the
+    caller then falls back to the physical memory: a looser limit, never a wrong refusal)."""
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, OSError, ValueError):
         return None
+    return None
 
 
 def default_limit() -> int:

@@ -25,39 +25,24 @@ import os
 import queue
 import stat
 import threading
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePath
 from typing import Any, Protocol
 
-import numpy as np
-
 from . import imageio
 from ._files import atomic_write, remove_stale_temporaries
 from .errors import GaneditError
-from .images import ImageIn
 from .masks import MaskError, MaskSource
-from .memory import default_limit, format_size, image_bytes
+from .memory import default_limit
 from .model import Model, WorkItem
+from .planning import Job, plan_jobs, spare_inputs
 from .report import FileResult, JobInterrupted, Report
+from .steps import Begun, begin_image, finish_image, memory_budget
 
-__all__ = [
-    "Begun",
-    "FolderSettings",
-    "Job",
-    "Progress",
-    "auto_workers",
-    "begin_image",
-    "finish_image",
-    "memory_budget",
-    "plan_jobs",
-    "process_folder",
-]
-
-# Formats that store 16 bits per channel; other formats get 8-bit output.
-_SIXTEEN_BIT_FORMATS = frozenset({"PNG", "TIFF"})
-# Formats whose extra frames are an animation (a TIFF's extra pages are often thumbnails).
-_ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP"})
+# Job and plan_jobs live in .planning, the per-image steps in .steps; Job and plan_jobs are
+# re-exported here, where the folder job's callers have found them.
+__all__ = ["FolderSettings", "Job", "Progress", "auto_workers", "plan_jobs", "process_folder"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,201 +103,6 @@ class Progress(Protocol):
 
     def start(self, total: int) -> None: ...
     def advance(self, result: FileResult) -> None: ...
-
-
-@dataclasses.dataclass(frozen=True)
-class Job:
-    """One input file and where its result goes.
-
-    Attributes:
-        source: The input image.
-        output: Where the result is written.
-        relative: The input's path relative to the folder it was found in (its name for a
-            file given directly); masks are matched by it.
-        mask: The inpainting mask of this image, if any.
-    """
-
-    source: Path
-    output: Path
-    relative: PurePath | None = None
-    mask: Path | None = None
-
-
-def _walk(root: Path, recursive: bool, skip: Path | None) -> Iterator[Path | FileResult]:
-    """The images under ``root`` in sorted order, and a :class:`FileResult` for each folder
-    that cannot be listed or is a symbolic link (not followed: a link can loop, or lead out of
-    the tree) — nothing is passed over in silence but hidden files and ``skip``."""
-    try:
-        with os.scandir(root) as listing:
-            entries = sorted(listing, key=lambda entry: entry.name)
-    except OSError as exc:
-        yield FileResult(root, None, "failed", f"cannot list this folder: {exc.strerror or exc}")
-        return
-    for entry in entries:
-        path = Path(entry.path)
-        if entry.name.startswith("."):
-            continue  # hidden files and folders, including our own temporary files
-        if skip is not None and path == skip:
-            continue  # never read back our own outputs when OUT lies inside an input folder
-        try:
-            is_dir = entry.is_dir()
-            is_link = entry.is_symlink()
-            is_file = entry.is_file()
-        except OSError:
-            is_dir = is_link = is_file = False
-        if is_dir and recursive:
-            if is_link:
-                yield FileResult(
-                    path, None, "failed", "a link to a folder, not followed (give the folder "
-                    "itself as an input)"
-                )  # fmt: skip
-            else:
-                yield from _walk(path, recursive, skip)
-        elif is_file and path.suffix.lower() in imageio.INPUT_SUFFIXES:
-            yield path
-
-
-def plan_jobs(
-    inputs: Sequence[str | os.PathLike[str]],
-    output_dir: str | os.PathLike[str],
-    *,
-    recursive: bool = False,
-    ext: str | None = None,
-) -> tuple[list[Job], list[FileResult]]:
-    """Pair every input image with its output path.
-
-    A folder input ``ROOT`` maps ``ROOT/a/b.jpg`` to ``OUT/a/b.jpg``; a file input maps to
-    ``OUT/<name>``. ``ext`` replaces the suffix. Returns the jobs and the inputs rejected up
-    front (two inputs writing the same output, a file of an unsupported type).
-
-    Raises:
-        GaneditError: An input does not exist.
-    """
-    out = Path(output_dir).resolve()
-    jobs: list[Job] = []
-    rejected: list[FileResult] = []
-    claimed: dict[Path, Path] = {}
-    for raw in inputs:
-        given = Path(raw)
-        if not given.exists():
-            raise GaneditError(f"input {given} does not exist")
-        root = given.resolve()
-        if root.is_dir() and root == out:
-            raise GaneditError(
-                f"the output folder {output_dir} is the input folder {given}: every result would "
-                "replace its input; choose another output folder"
-            )
-        if root.is_dir():
-            pairs = []
-            for found in _walk(root, recursive, out):
-                if isinstance(found, FileResult):
-                    rejected.append(found)
-                else:
-                    pairs.append((found, found.relative_to(root)))
-        else:
-            pairs = [(root, PurePath(root.name))]
-        for source, relative in pairs:
-            target = out / relative
-            if ext is not None:
-                target = target.with_suffix(ext)
-            if target.suffix.lower() not in imageio.IMAGE_SUFFIXES:
-                reason = (
-                    f"unsupported file type {target.suffix!r}; use --ext to pick an output format"
-                )
-                rejected.append(FileResult(source, None, "failed", reason))
-            elif target == source:
-                rejected.append(
-                    FileResult(source, None, "failed", "output would overwrite the input")
-                )
-            elif target in claimed:
-                if claimed[target] != source:
-                    reason = f"output {target} is also the output of {claimed[target]}"
-                    rejected.append(FileResult(source, None, "failed", reason))
-            else:
-                claimed[target] = source
-                jobs.append(Job(source, target, relative))
-    return jobs, rejected
-
-
-@dataclasses.dataclass(eq=False)
-class Begun:
-    """One decoded image on its way through a model, with what its encoded result keeps.
-
-    The folder job and the HTTP service both build it with :func:`begin_image` and write
-    the result with :func:`finish_image`, so a response holds the bytes a file would.
-
-    Attributes:
-        item: What the model's ``begin`` made of it.
-        format: The format of the result (Pillow's name: ``"PNG"``, ``"JPEG"``, ...).
-        exif: The source's EXIF (orientation applied), carried to the result.
-        icc_profile: The source's colour profile, carried to the result.
-        dpi: The source's resolution, carried to the result.
-    """
-
-    item: WorkItem
-    format: str
-    exif: bytes | None
-    icc_profile: bytes | None
-    dpi: tuple[float, float] | None
-
-
-def memory_budget(model: Model, limit: int) -> imageio.decode.Budget:
-    """A decoder budget that refuses an image whose estimated memory exceeds ``limit`` bytes
-    (``0``: none), naming the estimate and the option that raises it."""
-
-    def budget(height: int, width: int, channels: int, itemsize: int) -> None:
-        need = image_bytes(model, height, width, channels, itemsize)
-        if limit and need > limit:
-            raise GaneditError(
-                f"a {width}x{height} image needs about {format_size(need)} of memory here, more "
-                f"than the limit of {format_size(limit)}; raise it with --max-memory (0: no "
-                "limit) or downscale the image"
-            )
-
-    return budget
-
-
-def begin_image(
-    model: Model,
-    image: imageio.DecodedImage,
-    *,
-    format: str,
-    hole: np.ndarray | None = None,
-    mask_name: str = "the mask",
-) -> Begun:
-    """Hand a decoded image to ``model.begin``, for a result to be written as ``format``
-    (16-bit sources keep 16 bits in PNG and TIFF).
-
-    Raises:
-        GaneditError: An animation, or the model refuses the image (its mask).
-    """
-    if image.n_frames > 1 and image.format in _ANIMATED_FORMATS:
-        raise GaneditError(
-            f"an animation ({image.n_frames} frames); ganedit edits still images, so that no "
-            "frame is lost: extract the frames first"
-        )
-    dtype = np.dtype(image.color.dtype if format in _SIXTEEN_BIT_FORMATS else np.uint8)
-    record = ImageIn(image.color, image.alpha, dtype, hole=hole, mask_name=mask_name)
-    try:
-        item = model.begin(record)
-    except ValueError as exc:
-        raise GaneditError(str(exc)) from exc
-    return Begun(item, format, image.exif, image.icc_profile, image.dpi)
-
-
-def finish_image(model: Model, begun: Begun, output: Any, *, jpeg_quality: int = 95) -> bytes:
-    """The encoded result of a :class:`Begun` image from the network's ``output``: the bytes
-    the folder job writes for it."""
-    color, alpha = model.finish(begun.item, output)
-    return imageio.encode_bytes(
-        color,
-        alpha,
-        format=begun.format,
-        exif=begun.exif,
-        icc_profile=begun.icc_profile,
-        jpeg_quality=jpeg_quality,
-        dpi=begun.dpi,
-    )
 
 
 @dataclasses.dataclass(eq=False)
@@ -490,31 +280,6 @@ def _attach_masks(jobs: list[Job], masks: MaskSource) -> tuple[list[Job], list[F
     )
 
 
-def _spare_inputs(jobs: list[Job], sources: Sequence[Path]) -> tuple[list[Job], list[FileResult]]:
-    """Refuse the jobs whose output is one of the job's inputs (an image or a mask, by path or
-    through a symbolic link): whatever the flags, an input is never written."""
-    inputs: dict[Path, Path] = {}
-    for path in [*sources, *(j.mask for j in jobs if j.mask is not None)]:
-        inputs[path] = path
-        inputs.setdefault(_real(path), path)
-    kept, refused = [], []
-    for job in jobs:
-        hit = inputs.get(job.output) or inputs.get(_real(job.output))
-        if hit is None:
-            kept.append(job)
-        else:
-            what = "its own input" if hit == job.source else f"the input {hit}"
-            refused.append(FileResult(job.source, None, "failed", f"output would overwrite {what}"))
-    return kept, refused
-
-
-def _real(path: Path) -> Path:
-    try:
-        return path.resolve()
-    except (OSError, RuntimeError):  # a symlink loop
-        return path
-
-
 def _run_remote(
     model: Any,
     jobs: list[Job],
@@ -632,7 +397,7 @@ def process_folder(
         source = masks if isinstance(masks, MaskSource) else MaskSource(Path(masks))
         jobs, unmatched = _attach_masks(jobs, source)
         rejected = [r for r in rejected if r.source not in {j.mask for j in jobs}] + unmatched
-    jobs, clashing = _spare_inputs(jobs, [*(j.source for j in jobs), *(r.source for r in rejected)])
+    jobs, clashing = spare_inputs(jobs, [*(j.source for j in jobs), *(r.source for r in rejected)])
     rejected += clashing
     report = Report()
     lock = threading.Lock()

@@ -310,27 +310,10 @@ def test_the_command_serves_on_loopback_and_stops_on_sigterm(
 @pytest.fixture
 def live(models_dir: Path):  # type: ignore[no-untyped-def]
     """``ganedit serve`` on a free loopback port, in a thread of this process."""
-    import socket
-    import threading
-    import time
+    from http_helpers import serve_app
 
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(ServeSettings(models_dir=models_dir, device="cpu"))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):  # bounded: 10 s
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serve_app(create_app(ServeSettings(models_dir=models_dir, device="cpu"))) as url:
+        yield url
 
 
 def test_a_remote_model_gives_what_the_local_one_gives(live: str, models_dir: Path) -> None:

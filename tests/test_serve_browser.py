@@ -11,9 +11,6 @@ from __future__ import annotations
 import base64
 import io
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,22 +37,11 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(ServeSettings(models=("cv2-telea",), device="cpu"))
-    live = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=live.run, daemon=True)
-    thread.start()
-    for _ in range(200):  # bounded: 10 s
-        if live.started:
-            break
-        time.sleep(0.05)
-    assert live.started
-    yield f"http://127.0.0.1:{port}"
-    live.should_exit = True
-    thread.join(timeout=30)
+def server() -> Iterator[str]:
+    from http_helpers import serve_app
+
+    with serve_app(create_app(ServeSettings(models=("cv2-telea",), device="cpu"))) as url:
+        yield url
 
 
 @pytest.fixture

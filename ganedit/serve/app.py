@@ -28,11 +28,8 @@ Request paths never name files: models come from the zoo or from ``models_dir``.
 # (``Request``, imported inside create_app) as objects.
 import asyncio
 import dataclasses
-import hmac
 import os
-import secrets
 import threading
-import time
 from collections.abc import AsyncIterator
 from concurrent.futures import CancelledError as CancelledFuture
 from contextlib import asynccontextmanager
@@ -43,9 +40,19 @@ from .. import imageio
 from ..errors import GaneditError, ImageError
 from ..masks import MaskError, hole_from_decoded
 from ..model import Model
-from ..pipeline import begin_image, finish_image, memory_budget
 from ..resolve import CHECKPOINT_SUFFIXES
-from .pool import Busy, ModelPool, ModelWorker
+from ..steps import begin_image, finish_image, memory_budget
+from .jobs import Cancelled, Job, Jobs, stopper
+from .pool import ModelPool, ModelWorker
+from .requests import (
+    ApiError,
+    TokenMiddleware,
+    parse_format,
+    parse_int,
+    read_upload,
+    submit,
+    with_query_options,
+)
 
 __all__ = ["ServeSettings", "create_app"]
 
@@ -58,8 +65,6 @@ _MEDIA_TYPES = {
     "TIFF": "image/tiff",
     "BMP": "image/bmp",
 }
-# Query parameters that are not model options.
-_RESERVED = frozenset({"format", "jpeg_quality", "invert_mask"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,15 +101,6 @@ class ServeSettings:
     max_memory: int = 0
     device: str = "auto"
     allow_noncommercial: bool = False
-
-
-class ApiError(Exception):
-    """An error answered as JSON with its HTTP status and stable code."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.headers = headers or {}
 
 
 class _Catalogue:
@@ -194,7 +190,7 @@ def create_app(settings: ServeSettings | None = None) -> Any:
         ),
     )
 
-    jobs = _Jobs()
+    jobs = Jobs()
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -229,7 +225,7 @@ def create_app(settings: ServeSettings | None = None) -> Any:
     if settings.token is not None:
         # A plain ASGI middleware: Starlette's BaseHTTPMiddleware would hide a client's
         # disconnect from the endpoints (which cancel the work of clients that went away).
-        app.add_middleware(_TokenMiddleware, token=settings.token)
+        app.add_middleware(TokenMiddleware, token=settings.token)
 
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
@@ -275,9 +271,9 @@ def create_app(settings: ServeSettings | None = None) -> Any:
             message = f"{name} is {article} {other} model: POST /v1/{other}/{name}"
             raise ApiError(422, "bad_request", message)
         query = {key.replace("-", "_"): value for key, value in request.query_params.items()}
-        model = _with_options(worker.model, query)
-        out_format = _format(query.get("format"))
-        quality = _int(query, "jpeg_quality", 95, 1, 100)
+        model = with_query_options(worker.model, query)
+        out_format = parse_format(query.get("format"))
+        quality = parse_int(query, "jpeg_quality", 95, 1, 100)
         invert = query.get("invert_mask") in ("1", "true")
         return worker, model, out_format, quality, invert
 
@@ -295,11 +291,11 @@ def create_app(settings: ServeSettings | None = None) -> Any:
         CLI's names (``tile``, ``outscale``, ``strategy``, ...); ``format`` and
         ``jpeg_quality`` choose the encoding of the result."""
         worker, model, out_format, quality, invert = await _prepare(task, name, request)
-        image, mask = await _upload(request, settings.max_bytes)
+        image, mask = await read_upload(request, settings.max_bytes)
         begun = await run_in_threadpool(_begin, model, image, mask, out_format, invert)
         gone = threading.Event()
-        begun.item.progress = _stopper(gone)
-        future = _submit(worker, begun, model)
+        begun.item.progress = stopper(gone)
+        future = submit(worker, begun, model)
         waiting = asyncio.ensure_future(asyncio.wrap_future(future))
         while not waiting.done():
             await asyncio.wait({waiting}, timeout=0.25)
@@ -319,15 +315,15 @@ def create_app(settings: ServeSettings | None = None) -> Any:
         ``GET /v1/jobs/{id}`` for its status and progress (tiles done, for upscales), then
         ``GET /v1/jobs/{id}/result``. ``DELETE /v1/jobs/{id}`` cancels it."""
         worker, model, out_format, quality, invert = await _prepare(task, name, request)
-        image, mask = await _upload(request, settings.max_bytes)
+        image, mask = await read_upload(request, settings.max_bytes)
         begun = await run_in_threadpool(_begin, model, image, mask, out_format, invert)
         job = jobs.new()
         begun.item.progress = job.on_progress
-        future = _submit(worker, begun, model)
+        future = submit(worker, begun, model)
         job.task = asyncio.ensure_future(_finish_job(job, future, model, begun, quality))
         return JSONResponse(job.describe(), status_code=202, headers={"Location": job.url})
 
-    async def _finish_job(job: _Job, future: Any, model: Model, begun: Any, quality: int) -> None:
+    async def _finish_job(job: Job, future: Any, model: Model, begun: Any, quality: int) -> None:
         try:
             output = await asyncio.wrap_future(future)
             job.result = await run_in_threadpool(
@@ -335,7 +331,7 @@ def create_app(settings: ServeSettings | None = None) -> Any:
             )
             job.media_type = _MEDIA_TYPES[begun.format]
             job.status, job.progress = "done", 1.0
-        except (asyncio.CancelledError, CancelledFuture, _Cancelled):
+        except (asyncio.CancelledError, CancelledFuture, Cancelled):
             job.status = "cancelled"
         except Exception as exc:  # the job's failure is its status, not the server's
             job.status, job.error = "failed", str(exc) or type(exc).__name__
@@ -391,186 +387,6 @@ def create_app(settings: ServeSettings | None = None) -> Any:
             raise ApiError(400, "bad_image", str(exc)) from exc
 
     return app
-
-
-class _TokenMiddleware:
-    """Answers 401 to an API request without ``Authorization: Bearer TOKEN``."""
-
-    def __init__(self, app: Any, token: str):
-        self.app = app
-        self.expected = f"Bearer {token}".encode()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                from starlette.responses import JSONResponse
-
-                response = JSONResponse(
-                    {"error": {"code": "unauthorized", "message": "a bearer token is required"}},
-                    status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-class _Cancelled(Exception):
-    """Raised from a request's progress callback to stop its network run."""
-
-
-def _stopper(flag: threading.Event) -> Any:
-    def progress(done: float) -> None:
-        if flag.is_set():
-            raise _Cancelled("cancelled")
-
-    return progress
-
-
-def _submit(worker: ModelWorker, begun: Any, model: Model) -> Any:
-    try:
-        return worker.submit(begun.item, model)
-    except Busy as exc:
-        raise ApiError(503, "busy", str(exc), {"Retry-After": str(exc.retry_after)}) from exc
-
-
-@dataclasses.dataclass(eq=False)
-class _Job:
-    id: str
-    status: str = "queued"
-    progress: float = 0.0
-    error: str | None = None
-    result: bytes | None = None
-    media_type: str = "application/octet-stream"
-    task: Any = None
-    cancelled: threading.Event = dataclasses.field(default_factory=threading.Event)
-    created: float = dataclasses.field(default_factory=time.monotonic)
-
-    @property
-    def url(self) -> str:
-        return f"/v1/jobs/{self.id}"
-
-    def on_progress(self, done: float) -> None:
-        """Called by the runner thread (tiles done); stops the run once cancelled."""
-        if self.cancelled.is_set():
-            raise _Cancelled("cancelled")
-        self.status, self.progress = "running", max(self.progress, min(done, 1.0))
-
-    def cancel(self) -> None:
-        if self.status in ("queued", "running"):
-            self.cancelled.set()
-            self.status = "cancelled"
-            if self.task is not None:
-                self.task.cancel()
-
-    def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "status": self.status, "progress": self.progress}
-        if self.error is not None:
-            out["error"] = self.error
-        if self.status == "done":
-            out["result"] = f"{self.url}/result"
-        return out
-
-
-class _Jobs:
-    """The service's long jobs; finished ones are kept for ``keep`` seconds."""
-
-    def __init__(self, keep: float = 3600.0, most: int = 1000):
-        self.keep, self.most = keep, most
-        self._jobs: dict[str, _Job] = {}
-
-    def new(self) -> _Job:
-        now = time.monotonic()
-        for key in [k for k, j in self._jobs.items() if now - j.created > self.keep]:
-            del self._jobs[key]
-        if len(self._jobs) >= self.most:
-            raise ApiError(503, "busy", f"{self.most} jobs are kept", {"Retry-After": "10"})
-        job = _Job(secrets.token_urlsafe(12))
-        self._jobs[job.id] = job
-        return job
-
-    def get(self, job_id: str) -> _Job:
-        job = self._jobs.get(job_id)
-        if job is None:
-            raise ApiError(404, "unknown_job", f"no job {job_id!r}")
-        return job
-
-
-async def _upload(request: Any, max_bytes: int) -> tuple[bytes, bytes | None]:
-    """The image (and mask) of a request: a multipart form, or the raw body."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > max_bytes:
-        raise ApiError(413, "too_large", f"the upload is {length} bytes, over {max_bytes}")
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_part_size=max_bytes)
-        image = form.get("image")
-        if image is None or isinstance(image, str):
-            raise ApiError(400, "bad_image", "the form has no file field named 'image'")
-        mask = form.get("mask")
-        mask_bytes = None if mask is None or isinstance(mask, str) else await mask.read()
-        return await image.read(), mask_bytes
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise ApiError(413, "too_large", f"the upload is over {max_bytes} bytes")
-    if not body:
-        raise ApiError(400, "bad_image", "the request has no image (an empty body)")
-    return bytes(body), None
-
-
-def _with_options(model: Model, query: dict[str, str]) -> Model:
-    """``model`` with the query's options (parsed to the options' field types)."""
-    fields = {f.name: f for f in dataclasses.fields(model.options)}
-    changes: dict[str, Any] = {}
-    for key, text in query.items():
-        if key in _RESERVED:
-            continue
-        if key not in fields:
-            known = ", ".join(sorted(fields))
-            raise ApiError(422, "bad_request", f"unknown option {key!r}; options: {known}")
-        changes[key] = _parse(text, getattr(model.options, key))
-    try:
-        return model.with_options(**changes) if changes else model
-    except (TypeError, ValueError, GaneditError) as exc:
-        raise ApiError(422, "bad_request", f"invalid options: {exc}") from exc
-
-
-def _parse(text: str, current: Any) -> Any:
-    """A query value as the type of the option's current value."""
-    if text.lower() in ("none", "null", ""):
-        return None
-    if isinstance(current, bool):
-        return text.lower() in ("1", "true", "yes", "on")
-    for kind in (int, float):
-        if isinstance(current, kind) or current is None:
-            try:
-                return kind(text)
-            except ValueError:
-                if current is not None:
-                    raise ApiError(422, "bad_request", f"not a number: {text!r}") from None
-    return text
-
-
-def _int(query: dict[str, str], key: str, default: int, low: int, high: int) -> int:
-    text = query.get(key)
-    if text is None:
-        return default
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise ApiError(422, "bad_request", f"{key} must be an integer in {low}..{high}")
-    return int(text)
-
-
-def _format(text: str | None) -> str | None:
-    if text is None:
-        return None
-    try:
-        fmt = imageio.format_for_suffix(text)
-    except ImageError as exc:
-        raise ApiError(422, "bad_request", str(exc)) from None
-    return fmt
 
 
 def _version() -> str:

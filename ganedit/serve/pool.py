@@ -2,7 +2,7 @@
 batches concurrent requests.
 
 Each model has one runner thread and one bounded queue. A request is decoded and begun
-(:func:`ganedit.pipeline.begin_image`) in the server's thread pool, then queued; the runner
+(:func:`ganedit.steps.begin_image`) in the server's thread pool, then queued; the runner
 takes the oldest request, waits up to ``batch_wait`` seconds for more requests whose items have
 the same ``key`` (equal padded shape), up to ``batch_size``, and runs them as one
 ``run_items`` call (dynamic batching). The event loop never runs a network.

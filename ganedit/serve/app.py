@@ -130,16 +130,15 @@ class _Catalogue:
             offered = {name: offered[name] for name in self.settings.models if name in offered}
         return offered
 
-    def task(self, name: str, pool: ModelPool) -> str | None:
+    @staticmethod
+    def task(name: str, source: str, pool: ModelPool) -> str | None:
         """A model's task when known without loading it (a zoo entry, a loaded model)."""
         from .. import zoo
 
         worker = pool.peek(name)
         if worker is not None:
             return worker.model.card.task
-        if self.names().get(name) == "zoo":
-            return zoo.default_registry().get(name).task
-        return None
+        return zoo.default_registry().get(name).task if source == "zoo" else None
 
     def target(self, name: str) -> str:
         """What :func:`ganedit.load` is given for ``name``.
@@ -247,7 +246,7 @@ def create_app(settings: ServeSettings | None = None) -> Any:
                 {
                     "name": name,
                     "source": source,
-                    "task": catalogue.task(name, pool),
+                    "task": catalogue.task(name, source, pool),
                     "loaded": name in loaded,
                 }
                 for name, source in catalogue.names().items()
@@ -278,6 +277,9 @@ def create_app(settings: ServeSettings | None = None) -> Any:
         return worker, model, out_format, quality, invert
 
     async def _worker(name: str) -> ModelWorker:
+        loaded = pool.peek(name)
+        if loaded is not None:  # the usual case: no folder listing per request
+            return loaded
         catalogue.target(name)  # 404 before any loading
         try:
             return await run_in_threadpool(pool.get, name)

@@ -32,7 +32,7 @@ from .session import Device, OrtSession, Session, check_fp16_providers, select_p
 from .translate import Translator
 from .upscale import Upscaler
 
-__all__ = ["TASK_CLASSES", "Backend", "Runtime", "choose_backend", "load"]
+__all__ = ["TASK_CLASSES", "Backend", "LoadRecipe", "Runtime", "choose_backend", "load"]
 
 Backend = Literal["onnxruntime", "torch", "auto"]
 Progress = Callable[[int, int | None], None]
@@ -82,6 +82,34 @@ class Runtime:
             )
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadRecipe:
+    """How a model was loaded: the arguments of :func:`load`, so that another process (a Ray
+    actor, a worker of another machine) can load the same model. A loaded model carries its
+    own as ``model.recipe``; a local path in it is absolute.
+
+    Example:
+        >>> twin = model.recipe.load().with_options(model.options)  # doctest: +SKIP
+    """
+
+    name: str
+    device: Device = "auto"
+    providers: tuple[str, ...] | None = None
+    variant: Variant = Variant()
+    runtime: Runtime = Runtime()
+
+    def load(self, **changes: Any) -> Model:
+        """:func:`load` with these arguments (``changes`` replace some, e.g. ``runtime``)."""
+        recipe = dataclasses.replace(self, **changes) if changes else self
+        return load(
+            recipe.name,
+            device=recipe.device,
+            providers=recipe.providers,
+            variant=recipe.variant,
+            runtime=recipe.runtime,
+        )
 
 
 def choose_backend(source: Source, device: Device, providers: Sequence[str] | None) -> Backend:
@@ -256,7 +284,16 @@ def load(
             progress=progress,
         )
     _check_license(card, runtime)
-    return TASK_CLASSES[card.task](session, card, path)
+    model = TASK_CLASSES[card.task](session, card, path)
+    given = os.fspath(name_or_path)
+    model.recipe = LoadRecipe(
+        name=str(Path(given).resolve()) if os.path.exists(given) else given,
+        device=device,
+        providers=None if providers is None else tuple(providers),
+        variant=variant,
+        runtime=runtime,
+    )
+    return model
 
 
 _OPT_IN = (

@@ -86,6 +86,9 @@ class Model(abc.ABC):
     """
 
     options: Any
+    #: How :func:`ganedit.load` made it (a :class:`~ganedit.loading.LoadRecipe`), so that other
+    #: processes can load the same model; ``None`` for a model built by hand.
+    recipe: Any = None
     #: Whether each image needs a mask (inpainting).
     requires_mask: ClassVar[bool] = False
     #: Whether grey inputs come back grey (upscaling, inpainting) rather than with the network's

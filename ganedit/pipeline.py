@@ -25,6 +25,7 @@ import os
 import queue
 import stat
 import threading
+import time
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePath
@@ -42,7 +43,16 @@ from .steps import Begun, begin_image, finish_image, memory_budget
 
 # Job and plan_jobs live in .planning, the per-image steps in .steps; Job and plan_jobs are
 # re-exported here, where the folder job's callers have found them.
-__all__ = ["FolderSettings", "Job", "Progress", "auto_workers", "plan_jobs", "process_folder"]
+__all__ = [
+    "FolderSettings",
+    "Job",
+    "JobRunner",
+    "Progress",
+    "auto_workers",
+    "plan_jobs",
+    "process_folder",
+    "run_jobs",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +115,32 @@ class Progress(Protocol):
     def advance(self, result: FileResult) -> None: ...
 
 
+Record = Callable[[FileResult], None]
+
+
+class JobRunner(Protocol):
+    """Runs the planned files of a folder job: where :func:`process_folder` hands over once it
+    has listed the inputs, matched the masks and skipped the outputs that exist. The default
+    runs threads in this process (:class:`ThreadRunner`); ``ganedit.ray.RayRunner`` runs the
+    files on the actors of a Ray cluster.
+    """
+
+    def run(
+        self,
+        model: Any,
+        jobs: list[Job],
+        settings: FolderSettings,
+        masks: MaskSource | None,
+        record: Record,
+    ) -> None:
+        """Process every job and ``record`` each one's result (from any thread).
+
+        Raises:
+            KeyboardInterrupt: The job was stopped; every output written is complete, and the
+                jobs never recorded are left for a rerun.
+        """
+
+
 @dataclasses.dataclass(eq=False)
 class _Decoded:
     job: Job
@@ -151,15 +187,13 @@ class _Runner:
         self,
         model: Model,
         settings: FolderSettings,
-        report: Report,
-        on_result: Callable[[FileResult], None],
+        on_result: Record,
         masks: MaskSource | None,
     ):
         self.model = model
         self.masks = masks
         self.workers = settings.workers or auto_workers(model)
         self.settings = settings
-        self.report = report
         self.on_result = on_result
         depth = self.workers * 2 + settings.batch_size
         self.decode_slots = threading.BoundedSemaphore(depth)
@@ -173,8 +207,13 @@ class _Runner:
         limit = default_limit() if settings.max_memory is None else settings.max_memory
         self.memory_limit = limit // (1 if settings.max_memory else max(1, self.workers))
 
+        # When each file's decoding began: its result carries the seconds since.
+        self.began: dict[Path, float] = {}
+
     def record(self, result: FileResult) -> None:
-        self.report.add(result)
+        began = self.began.pop(result.source, None)
+        if began is not None:
+            result = dataclasses.replace(result, seconds=time.perf_counter() - began)
         self.on_result(result)
 
     def feed(self, jobs: list[Job], pool: ThreadPoolExecutor, stop: threading.Event) -> None:
@@ -185,6 +224,7 @@ class _Runner:
             pool.submit(self._decode, job)
 
     def _decode(self, job: Job) -> None:
+        self.began[job.source] = time.perf_counter()
         try:
             self.decoded.put((job, _decode(job, self.model, self.masks, self.memory_limit)))
         except Exception as exc:
@@ -261,6 +301,36 @@ class _Runner:
         return done
 
 
+class ThreadRunner:
+    """The default :class:`JobRunner`: decode and encode threads in this process around the
+    network (the pipeline this module's docstring draws)."""
+
+    def run(
+        self,
+        model: Model,
+        jobs: list[Job],
+        settings: FolderSettings,
+        masks: MaskSource | None,
+        record: Record,
+    ) -> None:
+        _Runner(model, settings, record, masks).run(jobs)
+
+
+def run_jobs(
+    model: Model,
+    jobs: Sequence[Job],
+    settings: FolderSettings | None = None,
+    masks: MaskSource | None = None,
+) -> list[FileResult]:
+    """Run planned jobs in this process and return one result per job (in the order they
+    finished): the per-file contract of :func:`process_folder` without its planning —
+    no listing, no skipping of existing outputs. A Ray actor runs its share of a job with it.
+    """
+    results: list[FileResult] = []
+    _Runner(model, settings or FolderSettings(), results.append, masks).run(list(jobs))
+    return results
+
+
 def _attach_masks(jobs: list[Job], masks: MaskSource) -> tuple[list[Job], list[FileResult]]:
     """Give each job its mask; images without one fail. Mask files that the inputs picked up
     (a masks folder inside, or equal to, an input folder) are not images to inpaint."""
@@ -284,12 +354,12 @@ def _run_remote(
     model: Any,
     jobs: list[Job],
     settings: FolderSettings,
-    report: Report,
-    on_result: Callable[[FileResult], None],
+    masks: MaskSource | None,
+    record: Record,
 ) -> None:
-    """A folder job on a ``ganedit serve``: each file's bytes (and mask) go to the server,
-    which answers with the bytes this pipeline would write; they are written atomically.
-    ``workers`` requests are in flight at once (the server batches them)."""
+    """The :class:`JobRunner` of a model on a ``ganedit serve``: each file's bytes (and mask)
+    go to the server, which answers with the bytes this pipeline would write; they are written
+    atomically. ``workers`` requests are in flight at once (the server batches them)."""
 
     from .remote import RemoteError
 
@@ -310,10 +380,6 @@ def _run_remote(
             return FileResult(job.source, None, "failed", _reason(exc, job.source))
         return FileResult(job.source, job.output, "done")
 
-    def record(result: FileResult) -> None:
-        report.add(result)
-        on_result(result)
-
     with ThreadPoolExecutor(settings.workers or 4, thread_name_prefix="ganedit-remote") as pool:
         futures = [pool.submit(one, job) for job in jobs]
         try:
@@ -323,6 +389,10 @@ def _run_remote(
             for future in futures:
                 future.cancel()  # the ones in flight finish; the rest are left for a rerun
             raise
+
+
+class _RemoteRunner:
+    run = staticmethod(_run_remote)
 
 
 def _finished(output: Path) -> bool:
@@ -349,6 +419,7 @@ def process_folder(
     settings: FolderSettings | None = None,
     progress: Progress | None = None,
     masks: MaskSource | str | os.PathLike[str] | None = None,
+    runner: JobRunner | None = None,
 ) -> Report:
     """Run ``model`` over files and folders, writing one output per input image.
 
@@ -367,6 +438,8 @@ def process_folder(
         masks: For a model that needs masks (``model.requires_mask``): one mask file for
             every image, or a folder of masks matched by relative path and stem, as a path or a
             :class:`~ganedit.masks.MaskSource` (which can also invert them).
+        runner: Who runs the planned files: threads here (the default), or the actors of a
+            Ray cluster (``ganedit.ray.RayRunner``); the report is the same either way.
 
     Returns:
         A :class:`~ganedit.report.Report`; ``report.exit_code`` is 1 when any file failed.
@@ -407,27 +480,27 @@ def process_folder(
             with lock:
                 progress.advance(result)
 
+    def record(result: FileResult) -> None:
+        report.add(result)
+        on_result(result)
+
     if progress is not None:
         progress.start(len(jobs) + len(rejected))
     for result in rejected:
-        report.add(result)
-        on_result(result)
+        record(result)
     todo = []
     for job in jobs:
         if not settings.overwrite and _finished(job.output):
-            result = FileResult(job.source, job.output, "skipped")
-            report.add(result)
-            on_result(result)
+            record(FileResult(job.source, job.output, "skipped"))
         else:
             todo.append(job)
     _remove_stale_temporaries(jobs)
+    if runner is None:
+        runner = _RemoteRunner() if remote else ThreadRunner()
     if todo:
         before = len(report.results)
         try:
-            if remote:
-                _run_remote(model, todo, settings, report, on_result)  # type: ignore[arg-type]
-            else:
-                _Runner(model, settings, report, on_result, source).run(todo)
+            runner.run(model, todo, settings, source, record)
         except KeyboardInterrupt:
             # The runner let the files in flight finish; the rest are left for a rerun.
             report.interrupted = True

@@ -13,7 +13,7 @@ from . import imageio
 from .errors import GaneditError
 from .report import FileResult
 
-__all__ = ["Job", "plan_jobs", "spare_inputs"]
+__all__ = ["Job", "place", "plan_jobs", "spare_inputs"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,26 +108,34 @@ def plan_jobs(
         else:
             pairs = [(root, PurePath(root.name))]
         for source, relative in pairs:
-            target = out / relative
-            if ext is not None:
-                target = target.with_suffix(ext)
-            if target.suffix.lower() not in imageio.IMAGE_SUFFIXES:
-                reason = (
-                    f"unsupported file type {target.suffix!r}; use --ext to pick an output format"
-                )
-                rejected.append(FileResult(source, None, "failed", reason))
-            elif target == source:
-                rejected.append(
-                    FileResult(source, None, "failed", "output would overwrite the input")
-                )
-            elif target in claimed:
+            placed = place(source, relative, out, ext)
+            if isinstance(placed, FileResult):
+                rejected.append(placed)
+                continue
+            target = placed.output
+            if target in claimed:
                 if claimed[target] != source:
                     reason = f"output {target} is also the output of {claimed[target]}"
                     rejected.append(FileResult(source, None, "failed", reason))
             else:
                 claimed[target] = source
-                jobs.append(Job(source, target, relative))
+                jobs.append(placed)
     return jobs, rejected
+
+
+def place(source: Path, relative: PurePath, output_dir: Path, ext: str | None) -> Job | FileResult:
+    """Where ``source`` (found at ``relative`` under its input folder) goes under the absolute
+    ``output_dir``: a :class:`Job`, or the failure when no output can be written for it (a type
+    no encoder writes, or the input itself)."""
+    target = output_dir / relative
+    if ext is not None:
+        target = target.with_suffix(ext)
+    if target.suffix.lower() not in imageio.IMAGE_SUFFIXES:
+        reason = f"unsupported file type {target.suffix!r}; use --ext to pick an output format"
+        return FileResult(source, None, "failed", reason)
+    if target == source:
+        return FileResult(source, None, "failed", "output would overwrite the input")
+    return Job(source, target, relative)
 
 
 def spare_inputs(jobs: list[Job], sources: Sequence[Path]) -> tuple[list[Job], list[FileResult]]:

@@ -27,12 +27,22 @@ def printable(text: object) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class FileResult:
-    """One input file's outcome."""
+    """One input file's outcome.
+
+    Attributes:
+        source: The input file.
+        output: The file written (or found, when skipped); ``None`` when it failed.
+        status: ``"done"``, ``"skipped"`` (the output exists) or ``"failed"``.
+        reason: Why it failed, without the file's name.
+        seconds: From reading the file to its output being written, when it ran (not part
+            of equality: two runs of one job give equal results).
+    """
 
     source: Path
     output: Path | None
     status: Status
     reason: str = ""
+    seconds: float | None = dataclasses.field(default=None, compare=False)
 
 
 @dataclasses.dataclass
@@ -93,7 +103,9 @@ class Report:
             f"{self.done} done, {self.skipped} skipped (output exists), "
             f"{len(self.failed)} failed in {self.elapsed:.1f}s ({rate:.2f} images/s)"
         ]
-        lines += [f"  failed: {printable(r.source)}: {printable(r.reason)}" for r in self.failed]
+        lines += [
+            f"  failed: {printable(r.source)}: {printable(r.reason)}" for r in self._failed_sorted()
+        ]
         if self.interrupted:
             lines.append(
                 f"interrupted: {self.not_started} not done; run the same command again to "
@@ -101,8 +113,13 @@ class Report:
             )
         return "\n".join(lines)
 
+    def _failed_sorted(self) -> list[FileResult]:
+        return sorted(self.failed, key=lambda r: str(r.source))
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary (what ``--json`` prints)."""
+        """A JSON-ready summary (what ``--json`` prints). Failures and outputs are sorted by
+        path, so that two runs of one job (threads, or actors of a cluster, finish in any
+        order) give the same lists."""
         return {
             "done": self.done,
             "skipped": self.skipped,
@@ -111,8 +128,10 @@ class Report:
             "images_per_s": round(self.done / self.elapsed, 3) if self.elapsed > 0 else 0.0,
             "interrupted": self.interrupted,
             "not_done": self.not_started,
-            "failures": [{"file": str(r.source), "reason": r.reason} for r in self.failed],
-            "outputs": [str(r.output) for r in self.results if r.status == "done"],
+            "failures": [
+                {"file": str(r.source), "reason": r.reason} for r in self._failed_sorted()
+            ],
+            "outputs": sorted(str(r.output) for r in self.results if r.status == "done"),
         }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import signal
@@ -17,7 +16,17 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image, ImageCms
+from folder_helpers import (
+    MAKE,
+    ORIENTATION,
+    SRGB_ICC,
+    Mixed,
+    files,
+    hashes,
+    make_mixed_folder,
+    noise,
+)
+from PIL import Image
 
 import ganedit
 from ganedit import FolderSettings, ModelCard, Report, Translator, process_folder
@@ -25,91 +34,6 @@ from ganedit._files import TEMP_GLOB
 from ganedit.cli import main
 from ganedit.model import WorkItem
 from ganedit.pipeline import auto_workers
-
-ORIENTATION = 0x0112
-MAKE = 0x010F
-SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-
-
-def _noise(height: int, width: int, channels: int = 3, seed: int = 0) -> np.ndarray:
-    shape = (height, width, channels) if channels > 1 else (height, width)
-    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
-
-
-def _deep(height: int, width: int, channels: int, seed: int = 0) -> np.ndarray:
-    shape = (height, width, channels) if channels > 1 else (height, width)
-    return np.random.default_rng(seed).integers(0, 65536, shape, dtype=np.uint16)
-
-
-@dataclasses.dataclass(frozen=True)
-class Mixed:
-    """A folder of awkward inputs and what each should give."""
-
-    root: Path
-    # Relative path -> upright (width, height) of the images that must translate.
-    good_top: dict[str, tuple[int, int]]
-    good_nested: dict[str, tuple[int, int]]
-    # Relative path -> words the failure reason must contain.
-    bad: dict[str, str]
-
-    @property
-    def good_all(self) -> dict[str, tuple[int, int]]:
-        return self.good_top | self.good_nested
-
-
-def make_mixed_folder(root: Path) -> Mixed:
-    root.mkdir(parents=True)
-    Image.fromarray(_noise(37, 53)).save(root / "odd.png")
-    Image.fromarray(_noise(33, 41, 4, seed=1)).save(root / "rgba.png")
-    cv2.imwrite(str(root / "deep.png"), _deep(29, 35, 3, seed=2))  # 16-bit RGB
-    cv2.imwrite(str(root / "deepgrey.png"), _deep(27, 31, 1, seed=3))  # 16-bit grey
-    Image.fromarray(_noise(40, 24, 1, seed=4), mode="L").save(root / "grey.jpg")
-    rotated = Image.fromarray(_noise(30, 50, seed=5))  # stored 50 wide, 30 high
-    exif = Image.Exif()
-    exif[ORIENTATION] = 6  # rotate 90° clockwise to display: upright 30 wide, 50 high
-    rotated.save(root / "rotated.jpg", exif=exif.tobytes())
-    tagged = Image.Exif()
-    tagged[MAKE] = "ganedit-test-camera"
-    Image.fromarray(_noise(21, 45, seed=6)).save(
-        root / "photo.jpg", exif=tagged.tobytes(), icc_profile=SRGB_ICC
-    )
-    whole = root / "whole.jpg"
-    Image.fromarray(_noise(64, 64, seed=7)).save(whole, quality=95)
-    data = whole.read_bytes()
-    whole.unlink()
-    (root / "truncated.jpg").write_bytes(data[: len(data) * 6 // 10])
-    (root / "notes.jpg").write_text("this is not a picture\n")
-    (root / "readme.txt").write_text("not an image suffix: never picked up\n")
-    Image.fromarray(_noise(20, 20, seed=8)).save(root / ".hidden.png")
-    (root / "sub" / "deeper").mkdir(parents=True)
-    Image.fromarray(_noise(19, 23, seed=9)).save(root / "sub" / "nested.png")
-    Image.fromarray(_noise(25, 17, seed=10)).save(root / "sub" / "deeper" / "leaf.jpg")
-    return Mixed(
-        root=root,
-        good_top={
-            "odd.png": (53, 37),
-            "rgba.png": (41, 33),
-            "deep.png": (35, 29),
-            "deepgrey.png": (31, 27),
-            "grey.jpg": (24, 40),
-            "rotated.jpg": (30, 50),
-            "photo.jpg": (45, 21),
-        },
-        good_nested={"sub/nested.png": (23, 19), "sub/deeper/leaf.jpg": (17, 25)},
-        bad={"truncated.jpg": "truncated or corrupt", "notes.jpg": "not an image file"},
-    )
-
-
-def _hashes(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-def _files(root: Path) -> set[str]:
-    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
 def _pixels(path: Path) -> np.ndarray:
@@ -127,7 +51,7 @@ class Run:
 def _run(
     model: Translator, mixed: Mixed, out: Path, **settings: object
 ) -> tuple[Report, dict[str, str]]:
-    before = _hashes(mixed.root)
+    before = hashes(mixed.root)
     report = process_folder(model, [mixed.root], out, settings=FolderSettings(**settings))
     return report, before
 
@@ -152,8 +76,8 @@ def clean_folder(tmp_path: Path) -> Path:
     root = tmp_path / "clean"
     root.mkdir()
     for seed, (h, w) in enumerate([(20, 20), (37, 53), (20, 20), (37, 53), (20, 20), (17, 31)]):
-        Image.fromarray(_noise(h, w, seed=seed)).save(root / f"img{seed}.png")
-    Image.fromarray(_noise(30, 30, seed=9)).save(root / "photo.jpg")
+        Image.fromarray(noise(h, w, seed=seed)).save(root / f"img{seed}.png")
+    Image.fromarray(noise(30, 30, seed=9)).save(root / "photo.jpg")
     return root
 
 
@@ -197,7 +121,7 @@ def test_report_dict_is_json_ready(recursive_run: Run) -> None:
 
 
 def test_outputs_mirror_relative_paths(recursive_run: Run) -> None:
-    assert _files(recursive_run.out) == set(recursive_run.mixed.good_all)
+    assert files(recursive_run.out) == set(recursive_run.mixed.good_all)
 
 
 @pytest.mark.parametrize(
@@ -253,7 +177,7 @@ def test_exif_and_icc_are_carried(recursive_run: Run) -> None:
 
 
 def test_inputs_are_unchanged(recursive_run: Run) -> None:
-    assert _hashes(recursive_run.mixed.root) == recursive_run.before
+    assert hashes(recursive_run.mixed.root) == recursive_run.before
 
 
 def test_hidden_files_are_ignored(recursive_run: Run) -> None:
@@ -270,7 +194,7 @@ def test_subfolders_are_ignored_without_recursive(
     resnet_translator: Translator, mixed: Mixed, tmp_path: Path
 ) -> None:
     report, _ = _run(resnet_translator, mixed, tmp_path / "out")
-    assert _files(tmp_path / "out") == set(mixed.good_top)
+    assert files(tmp_path / "out") == set(mixed.good_top)
     assert report.done == len(mixed.good_top)
 
 
@@ -288,7 +212,7 @@ def test_ext_changes_the_output_format(
 ) -> None:
     report, _ = _run(resnet_translator, mixed, tmp_path / "out", ext="png")
     expected = {str(Path(name).with_suffix(".png")) for name in mixed.good_top}
-    assert _files(tmp_path / "out") == expected
+    assert files(tmp_path / "out") == expected
     with Image.open(tmp_path / "out" / "photo.png") as out:
         assert (out.format, out.size) == ("PNG", (45, 21))
     assert report.done == len(mixed.good_top)
@@ -351,8 +275,8 @@ def test_batch_size_three_gives_identical_pixels(
     process_folder(
         resnet_translator, [clean_folder], tmp_path / "three", settings=FolderSettings(batch_size=3)
     )
-    names = sorted(_files(tmp_path / "one"))
-    assert names == sorted(_files(tmp_path / "three"))
+    names = sorted(files(tmp_path / "one"))
+    assert names == sorted(files(tmp_path / "three"))
     for name in names:
         np.testing.assert_array_equal(
             _pixels(tmp_path / "three" / name), _pixels(tmp_path / "one" / name)
@@ -363,13 +287,13 @@ def test_output_inside_the_input_folder_is_never_read_back(
     resnet_translator: Translator, clean_folder: Path
 ) -> None:
     out = clean_folder / "results"
-    before = _files(clean_folder)
+    before = files(clean_folder)
     settings = FolderSettings(recursive=True)
     first = process_folder(resnet_translator, [clean_folder], out, settings=settings)
     second = process_folder(resnet_translator, [clean_folder], out, settings=settings)
     assert (first.done, second.skipped, second.done) == (7, 7, 0)
     assert {r.source.parent for r in first.results + second.results} == {clean_folder}
-    assert _files(clean_folder) == before | {f"results/{name}" for name in before}
+    assert files(clean_folder) == before | {f"results/{name}" for name in before}
 
 
 def test_two_inputs_with_one_output_name_are_reported(
@@ -377,8 +301,8 @@ def test_two_inputs_with_one_output_name_are_reported(
 ) -> None:
     root = tmp_path / "in"
     root.mkdir()
-    Image.fromarray(_noise(20, 20)).save(root / "a.png")
-    Image.fromarray(_noise(20, 20, seed=1)).save(root / "a.jpg")
+    Image.fromarray(noise(20, 20)).save(root / "a.png")
+    Image.fromarray(noise(20, 20, seed=1)).save(root / "a.jpg")
     report = process_folder(
         resnet_translator, [root], tmp_path / "out", settings=FolderSettings(ext="png")
     )
@@ -426,7 +350,7 @@ def test_file_inputs_go_directly_under_out(
         resnet_translator, [clean_folder / "img1.png", clean_folder / "photo.jpg"], tmp_path / "o"
     )
     assert report.done == 2
-    assert _files(tmp_path / "o") == {"img1.png", "photo.jpg"}
+    assert files(tmp_path / "o") == {"img1.png", "photo.jpg"}
 
 
 def test_progress_sees_the_total_and_every_file(
@@ -509,7 +433,7 @@ def test_cli_reports_failures_and_exits_one(
     for name, words in mixed.bad.items():
         assert f"failed: {mixed.root / name}: " in err
         assert words in err
-    assert _files(tmp_path / "out") == set(mixed.good_top)
+    assert files(tmp_path / "out") == set(mixed.good_top)
 
 
 def test_cli_recursive_descends_into_subfolders(
@@ -517,7 +441,7 @@ def test_cli_recursive_descends_into_subfolders(
 ) -> None:
     code, _, _ = _translate(str(resnet_onnx), str(mixed.root), "-o", str(tmp_path / "out"), "-r")
     assert code == 1
-    assert _files(tmp_path / "out") == set(mixed.good_all)
+    assert files(tmp_path / "out") == set(mixed.good_all)
 
 
 def test_cli_rerun_without_failures_skips_everything_and_exits_zero(
@@ -549,7 +473,7 @@ def test_cli_batch_size_three_gives_identical_pixels(
         str(resnet_onnx), str(clean_folder), "-o", str(tmp_path / "three"), "--ext", "png",
         "--batch-size", "3",
     )  # fmt: skip
-    for name in sorted(_files(tmp_path / "one")):
+    for name in sorted(files(tmp_path / "one")):
         np.testing.assert_array_equal(
             _pixels(tmp_path / "three" / name), _pixels(tmp_path / "one" / name)
         )
@@ -566,7 +490,7 @@ def test_run_killed_with_sigkill_resumes_to_complete_outputs(
     root.mkdir()
     names = [f"img{i:02d}.png" for i in range(30)]
     for seed, name in enumerate(names):
-        Image.fromarray(_noise(96, 96, seed=seed)).save(root / name)
+        Image.fromarray(noise(96, 96, seed=seed)).save(root / name)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "ganedit.cli", "translate", str(resnet_onnx), str(root)]
     command += ["-o", str(out), "--workers", "1", "--threads", "1", "--quiet"]

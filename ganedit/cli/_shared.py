@@ -268,6 +268,7 @@ class FolderJob:
     device: Any  # Device
     quiet: bool
     as_json: bool
+    runner: Any = None  # a ganedit.ray.RayRunner with --ray; None runs here
 
     def load(self, task: str, *, variant: Any, runtime: Any) -> Any:
         """:func:`load_model` for this job's model and device; a model of another task is
@@ -296,8 +297,9 @@ class FolderJob:
                     settings=self.settings,
                     progress=progress,
                     masks=masks,
+                    runner=self.runner,
                 )
-        except GaneditError as exc:
+        except (GaneditError, ImportError) as exc:  # ImportError: --ray without Ray installed
             progress.close()
             fail(exc)
         except JobInterrupted as stop:
@@ -363,6 +365,10 @@ def _folder_job(
     max_memory: int | None,
     quiet: bool,
     as_json: bool,
+    ray_address: str | None,
+    ray_actors: int | None,
+    ray_cpus_per_actor: float | None,
+    ray_gpus_per_actor: float | None,
 ) -> FolderJob:
     from ..pipeline import FolderSettings
 
@@ -376,7 +382,28 @@ def _folder_job(
         fsync=not no_fsync,
         max_memory=max_memory,
     )
-    return FolderJob(model, inputs, output, settings, device, quiet, as_json)
+    runner = None
+    ray_options = {
+        "--ray-actors": ray_actors,
+        "--ray-cpus-per-actor": ray_cpus_per_actor,
+        "--ray-gpus-per-actor": ray_gpus_per_actor,
+    }
+    if ray_address is not None:
+        from ..ray import RayRunner
+
+        runner = RayRunner(
+            address=None if ray_address == _RAY_DEFAULT else ray_address,
+            actors=ray_actors,
+            cpus_per_actor=ray_cpus_per_actor,
+            gpus_per_actor=ray_gpus_per_actor,
+        )
+    elif given := [name for name, value in ray_options.items() if value is not None]:
+        raise ValueError(f"{given[0]} needs --ray (run on a Ray cluster)")
+    return FolderJob(model, inputs, output, settings, device, quiet, as_json, runner)
+
+
+# `--ray` given without an address: RAY_ADDRESS, or a new local cluster.
+_RAY_DEFAULT = "(RAY_ADDRESS or a new local cluster)"
 
 
 folder_options = option_group(
@@ -434,6 +461,37 @@ folder_options = option_group(
             help="Memory one image may take, estimated from its header before it is decoded "
             "(e.g. 8G; 0: no limit) [default: half the memory available, shared by the images "
             "in flight].",
+        ),
+        click.option(
+            "--ray",
+            "ray_address",
+            is_flag=False,
+            flag_value=_RAY_DEFAULT,
+            default=None,
+            metavar="[ADDRESS]",
+            help="Run on a Ray cluster with Ray Data (pip install 'ganedit[ray]'): ADDRESS "
+            "such as auto, HOST:6379 or ray://HOST:10001; alone (put it after the inputs, or "
+            "write --ray=ADDRESS), RAY_ADDRESS or a new local cluster. Same outputs, summary "
+            "and exit codes as a local run.",
+        ),
+        click.option(
+            "--ray-actors",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Actors, each holding the model once [default: one per GPU, or per node].",
+        ),
+        click.option(
+            "--ray-cpus-per-actor",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="CPUs per actor [default: 1 with GPUs, else the CPUs shared among actors].",
+        ),
+        click.option(
+            "--ray-gpus-per-actor",
+            type=click.FloatRange(min=0),
+            default=None,
+            help="GPUs per actor; a fraction shares a GPU [default: 1 when the cluster has "
+            "GPUs and --device is not cpu].",
         ),
         quiet_option,
         json_option,

@@ -1,0 +1,288 @@
+"""Folder jobs on Ray (``--ray``, ``ganedit.ray``): a local Ray instance with 2 CPUs, the mixed
+folder of the local pipeline's tests, byte-identical outputs and identical reports; an actor
+killed mid-job; inpaint masks; the ImageWorker class in a pipeline of one's own."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from folder_helpers import files, hashes, make_mixed_folder, noise
+from PIL import Image
+
+from ganedit import FolderSettings, MaskSource, process_folder
+from ganedit._files import TEMP_GLOB
+from ganedit.cli import main
+
+ray = pytest.importorskip("ray", reason="needs the ray extra: pip install 'ganedit[ray]'")
+
+from ganedit.ray import ImageWorker, RayRunner  # noqa: E402  (after the importorskip)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """One local Ray instance for the module (starting one takes seconds): 2 CPUs, as CI has."""
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=100 * 2**20,
+        configure_logging=False,
+    )
+    yield ray
+    ray.shutdown()
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _comparable(report: dict[str, Any], out: Path) -> dict[str, Any]:
+    """A --json report without its timings, outputs relative to ``out``."""
+    kept = {k: v for k, v in report.items() if k not in ("elapsed_s", "images_per_s")}
+    kept["outputs"] = [str(Path(p).relative_to(out.resolve())) for p in report["outputs"]]
+    return kept
+
+
+def _summary_lines(stderr: str) -> list[str]:
+    """The summary without its timing (the first line's 'in 1.2s (3.4 images/s)')."""
+    lines = stderr.strip().splitlines()
+    return [lines[0].split(" in ")[0], *lines[1:]]
+
+
+def test_ray_job_gives_the_local_job_s_bytes_and_report(
+    cluster: Any, resnet_onnx: Path, tmp_path: Path
+) -> None:
+    mixed = make_mixed_folder(tmp_path / "in")
+    runs = {}
+    for name, extra in (("local", []), ("ray", ["--ray-actors", "2", "--ray"])):
+        out = tmp_path / name
+        code, stdout, stderr = _cli(
+            "translate", str(resnet_onnx), str(mixed.root), "-o", str(out), "-r", "--json", *extra
+        )
+        runs[name] = (code, _comparable(json.loads(stdout), out), _summary_lines(stderr))
+    assert runs["ray"] == runs["local"]
+    code, report, _ = runs["ray"]
+    assert code == 1  # the two broken files
+    assert {Path(f["file"]).name for f in report["failures"]} == {"truncated.jpg", "notes.jpg"}
+    assert report["done"] == len(mixed.good_all)
+    assert hashes(tmp_path / "ray") == hashes(tmp_path / "local")
+    assert files(tmp_path / "ray") == set(mixed.good_all)  # no temporaries, nothing else
+
+
+def test_ray_rerun_skips_finished_outputs(cluster: Any, resnet_onnx: Path, tmp_path: Path) -> None:
+    mixed = make_mixed_folder(tmp_path / "in")
+    out = tmp_path / "out"
+    args = ("translate", str(resnet_onnx), str(mixed.root), "-o", str(out), "--json", "--ray")
+    first = json.loads(_cli(*args)[1])
+    (out / "odd.png").unlink()
+    code, stdout, _ = _cli(*args)
+    second = json.loads(stdout)
+    assert code == 1
+    assert (first["done"], second["done"], second["skipped"]) == (7, 1, 6)
+    assert second["outputs"] == [str((out / "odd.png").resolve())]
+
+
+def _map_worker_pids() -> list[int]:
+    """The processes of Ray Data's actors running ImageWorker (named by their proctitle)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline.startswith(b"ray::") and b"ImageWorker" in cmdline:
+            pids.append(int(entry))
+    return pids
+
+
+def test_killed_actor_is_restarted_and_every_output_is_complete(
+    cluster: Any, resnet_translator: Any, tmp_path: Path
+) -> None:
+    root = tmp_path / "in"
+    root.mkdir()
+    count = 40
+    for i in range(count):
+        Image.fromarray(noise(96, 80 + i % 5, seed=i)).save(root / f"img{i:02d}.png")
+    process_folder(resnet_translator, [root], tmp_path / "local")
+
+    out = tmp_path / "ray"
+    killed: dict[str, Any] = {"later": set()}
+    finished = threading.Event()
+
+    def kill_one_actor() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not finished.is_set():
+            pids = _map_worker_pids()
+            if "pid" in killed:
+                killed["later"].update(set(pids) - killed["before"])
+            elif pids and out.exists() and len(list(out.glob("*.png"))) >= 2:
+                killed["written"], killed["pid"] = len(list(out.glob("*.png"))), pids[0]
+                killed["before"] = set(pids)
+                os.kill(pids[0], signal.SIGKILL)
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_one_actor)
+    killer.start()
+    try:
+        report = process_folder(
+            resnet_translator, [root], out, runner=RayRunner(actors=2, rows_per_call=2)
+        )
+    finally:
+        finished.set()
+        killer.join()
+    assert "pid" in killed, "no actor was found to kill"
+    assert killed["written"] < count  # killed while files were still to do
+    assert killed["later"], "Ray started no actor in place of the killed one"
+    assert (report.done, len(report.failed), report.exit_code) == (count, 0, 0)
+    assert hashes(out) == hashes(tmp_path / "local")  # every output complete and right
+    assert not list(out.glob(TEMP_GLOB))  # the dead actor's temporaries were removed
+
+
+def test_ray_inpaint_with_a_masks_folder_matches_local(cluster: Any, tmp_path: Path) -> None:
+    root, masks = tmp_path / "in", tmp_path / "masks"
+    (root / "sub").mkdir(parents=True)
+    (masks / "sub").mkdir(parents=True)
+    for i, name in enumerate(["a.png", "b.jpg", "sub/c.png", "nomask.png"]):
+        Image.fromarray(noise(40 + i, 48, seed=i)).save(root / name)
+        if name != "nomask.png":
+            hole = np.zeros((40 + i, 48), np.uint8)
+            hole[10:20, 5 + i : 25] = 255
+            Image.fromarray(hole).save(masks / Path(name).with_suffix(".png"))
+    runs = {}
+    for name, extra in (("local", []), ("ray", ["--ray"])):
+        out = tmp_path / name
+        code, stdout, stderr = _cli(
+            "inpaint", "cv2-telea", str(root), "--mask", str(masks), "-r", "-o", str(out),
+            "--json", *extra,
+        )  # fmt: skip
+        runs[name] = (code, _comparable(json.loads(stdout), out), _summary_lines(stderr))
+    assert runs["ray"] == runs["local"]
+    code, report, _ = runs["ray"]
+    assert (code, report["done"]) == (1, 3)
+    (failure,) = report["failures"]
+    assert Path(failure["file"]).name == "nomask.png"
+    assert "no mask" in failure["reason"]
+    assert hashes(tmp_path / "ray") == hashes(tmp_path / "local")
+
+
+def test_image_worker_in_a_pipeline_of_one_s_own(
+    cluster: Any, resnet_onnx: Path, resnet_translator: Any, tmp_path: Path
+) -> None:
+    """The README's example: paths read from a listing, relative to a root; outputs named as
+    a local job names them; a bad file is a record, not an error; a rerun skips."""
+    mixed = make_mixed_folder(tmp_path / "in")
+    settings = FolderSettings(ext=".png", recursive=True)
+    process_folder(resnet_translator, [mixed.root], tmp_path / "local", settings=settings)
+    listing = tmp_path / "listing.txt"
+    names = [*mixed.good_all, *mixed.bad, "missing.png"]
+    listing.write_text("".join(f"{name}\n" for name in names))
+
+    def run() -> dict[str, dict[str, Any]]:
+        paths = ray.data.read_text(str(listing)).rename_columns({"text": "source"})
+        records = paths.map_batches(
+            ImageWorker,
+            fn_constructor_kwargs={
+                "model": resnet_onnx,
+                "root": mixed.root,
+                "output_dir": tmp_path / "out",
+                "settings": settings,
+            },
+            batch_size=4,
+            compute=ray.data.ActorPoolStrategy(size=1),
+            num_cpus=1,
+        )
+        rows = records.take_all()
+        return {str(Path(r["source"]).relative_to(mixed.root)): r for r in rows}
+
+    rows = run()
+    assert set(rows) == set(names)
+    assert {n for n, r in rows.items() if r["status"] == "done"} == set(mixed.good_all)
+    assert rows["notes.jpg"]["status"] == "failed"
+    assert "not an image file" in rows["notes.jpg"]["reason"]
+    assert rows["missing.png"]["status"] == "failed"
+    assert rows["missing.png"]["output"] == ""
+    assert all(r["seconds"] > 0 for r in rows.values() if r["status"] == "done")
+    assert hashes(tmp_path / "out") == hashes(tmp_path / "local")
+    again = run()
+    assert {n for n, r in again.items() if r["status"] == "skipped"} == set(mixed.good_all)
+
+
+def test_image_worker_refuses_relative_paths_without_a_root(resnet_onnx: Path) -> None:
+    worker = ImageWorker(resnet_onnx, output_dir="/nonexistent-out")
+    records = worker({"source": np.array(["a/b.png"], dtype=object)})
+    assert list(records["status"]) == ["failed"]
+    assert "a relative path" in records["reason"][0]
+
+
+def test_image_worker_names_the_column_it_needs(resnet_onnx: Path) -> None:
+    worker = ImageWorker(resnet_onnx, output_dir="/nonexistent-out")
+    with pytest.raises(Exception, match="needs a 'source' column of image paths"):
+        worker({"text": np.array(["/a.png"], dtype=object)})
+
+
+def test_image_worker_never_writes_over_a_mask(tmp_path: Path) -> None:
+    image, mask = tmp_path / "a.png", tmp_path / "a_mask.png"
+    Image.fromarray(noise(20, 20)).save(image)
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(mask)
+    worker = ImageWorker("cv2-telea", masks=MaskSource(mask))
+    before = mask.read_bytes()
+    records = worker(
+        {"source": np.array([str(image)], dtype=object), "output": np.array([str(mask)])}
+    )
+    assert list(records["status"]) == ["failed"]
+    assert "output would overwrite the input" in records["reason"][0]
+    assert mask.read_bytes() == before
+
+
+# -- usage errors: before anything runs -------------------------------------------------------
+
+
+def test_ray_options_need_ray(resnet_onnx: Path, tmp_path: Path) -> None:
+    code, _, err = _cli(
+        "translate", str(resnet_onnx), str(tmp_path), "-o", str(tmp_path / "o"),
+        "--ray-actors", "2",
+    )  # fmt: skip
+    assert code == 2
+    assert "--ray-actors needs --ray" in err
+
+
+def test_actors_bigger_than_any_node_are_refused(
+    cluster: Any, resnet_onnx: Path, tmp_path: Path
+) -> None:
+    Image.fromarray(noise(20, 20)).save(tmp_path / "a.png")
+    code, _, err = _cli(
+        "translate", str(resnet_onnx), str(tmp_path / "a.png"), "-o", str(tmp_path / "o"),
+        "--ray-cpus-per-actor", "64", "--ray",
+    )  # fmt: skip
+    assert code == 2
+    assert "--ray-cpus-per-actor 64: no node of the Ray cluster has that many CPUs" in err
+    assert "Traceback" not in err
+
+
+def test_missing_ray_is_named_with_the_extra(
+    resnet_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    Image.fromarray(noise(20, 20)).save(tmp_path / "a.png")
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    code, _, err = _cli(
+        "translate", str(resnet_onnx), str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--ray"
+    )
+    assert code == 2
+    assert "pip install 'ganedit[ray]'" in err
+    assert not (tmp_path / "o" / "a.png").exists()

@@ -40,13 +40,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import logging
 import math
 import os
+import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -60,7 +62,7 @@ from .pipeline import FolderSettings, Record, _finished, _remove_stale_temporari
 from .planning import Job, place
 from .report import FileResult
 
-__all__ = ["RECORD_COLUMNS", "ImageWorker", "ModelSpec", "RayRunner", "results_of"]
+__all__ = ["RECORD_COLUMNS", "ImageWorker", "ModelSpec", "Notices", "RayRunner", "results_of"]
 
 #: The columns of the records :class:`ImageWorker` returns, one row per input file.
 RECORD_COLUMNS = ("source", "output", "status", "reason", "seconds")
@@ -290,8 +292,9 @@ class RayRunner:
         gpus_per_actor: GPUs per actor (fractions share a GPU). Default: 1 when the cluster
             has GPUs and the model's device is not ``"cpu"``, else 0.
         rows_per_call: Files per ``map_batches`` call (a Ray task); their records come back
-            together. Default: small enough that every actor gets several calls, at most 8
-            (or 2 network batches).
+            together, and an actor that dies redoes them. Default: a quarter of each actor's
+            share, at most 64 (or 4 network batches): each call costs Ray tens of
+            milliseconds (RESULTS.md), and small jobs still spread over every actor.
     """
 
     address: str | None = None
@@ -364,9 +367,10 @@ class RayRunner:
         except GaneditError:
             raise
         except Exception as exc:
-            if not isinstance(exc, ray.exceptions.RayError) and "ray" not in type(exc).__module__:
+            if type(exc).__module__.split(".")[0] != "ray":
                 raise
-            raise GaneditError(f"the Ray job failed: {_first_line(exc)}") from exc
+            what = "actors could not start" if "creation task" in str(exc) else "job failed"
+            raise GaneditError(f"the Ray {what}: {_cause(exc)}") from exc
         finally:
             if started:
                 ray.shutdown()
@@ -376,7 +380,7 @@ class RayRunner:
     def _rows(self, files: int, actors: int, settings: FolderSettings) -> int:
         if self.rows_per_call is not None:
             return self.rows_per_call
-        most = max(8, 2 * settings.batch_size)
+        most = max(64, 4 * settings.batch_size)
         return max(1, min(most, math.ceil(files / (4 * actors))))
 
     def _resources(self, ray: Any, spec: ModelSpec) -> _Plan:
@@ -514,6 +518,54 @@ def _quiet_ray_logging() -> None:
     notices = logging.getLogger("ray.data._internal.progress")  # where Ray 2.5x says it
     if not any(isinstance(f, _NoProgressBarNotice) for f in notices.filters):
         notices.addFilter(_NoProgressBarNotice())
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_RAISED = re.compile(r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception): (.+)$")
+
+
+def _cause(exc: BaseException) -> str:
+    """What went wrong in a Ray error: the message of the exception its remote traceback ends
+    with (a worker's ``GaneditError: model file … does not exist``), else its first line."""
+    text = _ANSI.sub("", str(exc))
+    for line in reversed(text.splitlines()):
+        raised = _RAISED.match(line)
+        if raised:
+            return raised.group(1).strip()
+    return _first_line(exc)
+
+
+class Notices(io.TextIOBase):
+    """A text stream for Ray's driver-side messages, which Ray prints on standard output
+    (``(raylet) A worker died or was killed …``, a failed task's remote traceback): each
+    message becomes one short line for ``write_line`` — no colour codes, no traceback — so
+    that standard output keeps only what ganedit prints (``--json``). The CLI swaps it in
+    for ``sys.stdout`` while a job runs on Ray.
+    """
+
+    def __init__(self, write_line: Callable[[str], None], limit: int = 240):
+        self.write_line = write_line
+        self.limit = limit
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self._line(line)
+        return len(text)
+
+    def _line(self, line: str) -> None:
+        line = _ANSI.sub("", line).strip()
+        if not line.startswith("("):  # a remote traceback's body, or a blank line
+            return
+        line = line.split(" Traceback (most recent call last)")[0].removesuffix(" Error:")
+        if len(line) > self.limit:
+            line = line[: self.limit - 1] + "…"
+        self.write_line(line)
 
 
 def _first_line(exc: BaseException) -> str:

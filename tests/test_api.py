@@ -362,7 +362,7 @@ def _run_python(code: str, *args: str) -> str:
     return done.stdout.strip()
 
 
-_HEAVY = "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'onnx'}))"
+_HEAVY = "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'onnx', 'ray'}))"
 
 
 @pytest.mark.parametrize(
@@ -370,12 +370,13 @@ _HEAVY = "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'onnx'
     [
         "import sys, ganedit\n",
         "import sys, ganedit.cli\n",
+        "import sys, ganedit.ray\n",  # Ray itself only when a job runs on it
         "import sys, numpy as np, ganedit\n"
         "ganedit.load(sys.argv[1], device='cpu')(np.zeros((20, 20, 3), np.uint8))\n",
     ],
-    ids=["import-ganedit", "import-ganedit-cli", "load-and-run-an-onnx-file"],
+    ids=["import-ganedit", "import-ganedit-cli", "import-ganedit-ray", "load-and-run-an-onnx-file"],
 )
-def test_the_runtime_imports_neither_torch_nor_onnx(resnet_onnx: Path, code: str) -> None:
+def test_the_runtime_imports_neither_torch_nor_onnx_nor_ray(resnet_onnx: Path, code: str) -> None:
     assert _run_python(code + _HEAVY, str(resnet_onnx)) == "[]"
 
 

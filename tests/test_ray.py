@@ -19,13 +19,14 @@ from click.testing import CliRunner
 from folder_helpers import files, hashes, make_mixed_folder, noise
 from PIL import Image
 
-from ganedit import FolderSettings, MaskSource, process_folder
+import ganedit
+from ganedit import FolderSettings, GaneditError, MaskSource, process_folder
 from ganedit._files import TEMP_GLOB
 from ganedit.cli import main
 
 ray = pytest.importorskip("ray", reason="needs the ray extra: pip install 'ganedit[ray]'")
 
-from ganedit.ray import ImageWorker, RayRunner  # noqa: E402  (after the importorskip)
+from ganedit.ray import ImageWorker, Notices, RayRunner  # noqa: E402  (after the importorskip)
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +111,11 @@ def _map_worker_pids() -> list[int]:
 
 
 def test_killed_actor_is_restarted_and_every_output_is_complete(
-    cluster: Any, resnet_translator: Any, tmp_path: Path
+    cluster: Any, resnet_onnx: Path, resnet_translator: Any, tmp_path: Path
 ) -> None:
+    """SIGKILL one of two actors once the job has written a few files: Ray starts another,
+    the killed actor's files are done again, and the command's report and --json (which
+    Ray's own notice of the death must not spoil: it prints those on stdout) are whole."""
     root = tmp_path / "in"
     root.mkdir()
     count = 40
@@ -138,16 +142,20 @@ def test_killed_actor_is_restarted_and_every_output_is_complete(
     killer = threading.Thread(target=kill_one_actor)
     killer.start()
     try:
-        report = process_folder(
-            resnet_translator, [root], out, runner=RayRunner(actors=2, rows_per_call=2)
-        )
+        code, stdout, stderr = _cli(
+            "translate", str(resnet_onnx), str(root), "-o", str(out), "--json",
+            "--ray-actors", "2", "--ray",
+        )  # fmt: skip
     finally:
         finished.set()
         killer.join()
     assert "pid" in killed, "no actor was found to kill"
     assert killed["written"] < count  # killed while files were still to do
     assert killed["later"], "Ray started no actor in place of the killed one"
-    assert (report.done, len(report.failed), report.exit_code) == (count, 0, 0)
+    report = json.loads(stdout)
+    assert (report["done"], report["failed"], code) == (count, 0, 0)
+    assert "Traceback" not in stderr
+    assert all(line.startswith("ray: (") for line in stderr.splitlines()[:-1]), stderr
     assert hashes(out) == hashes(tmp_path / "local")  # every output complete and right
     assert not list(out.glob(TEMP_GLOB))  # the dead actor's temporaries were removed
 
@@ -219,6 +227,40 @@ def test_image_worker_in_a_pipeline_of_one_s_own(
     assert hashes(tmp_path / "out") == hashes(tmp_path / "local")
     again = run()
     assert {n for n, r in again.items() if r["status"] == "skipped"} == set(mixed.good_all)
+
+
+def test_actors_that_cannot_load_the_model_fail_the_job_with_the_reason(
+    cluster: Any, resnet_onnx: Path, tmp_path: Path
+) -> None:
+    """The model the driver loaded is gone when the actors start (a path only the driver can
+    read): the job stops with the actors' own reason, not a hang or a remote traceback."""
+    model = tmp_path / "model.onnx"
+    model.write_bytes(resnet_onnx.read_bytes())
+    Image.fromarray(noise(20, 20)).save(tmp_path / "a.png")
+    loaded = ganedit.load(model, device="cpu")
+    model.unlink()
+    with pytest.raises(
+        GaneditError, match=r"^the Ray actors could not start: model file .* does not exist$"
+    ):
+        process_folder(loaded, [tmp_path / "a.png"], tmp_path / "out", runner=RayRunner(actors=1))
+    assert not (tmp_path / "out" / "a.png").exists()
+
+
+def test_ray_notices_become_one_line_each() -> None:
+    """What Ray prints on the driver's stdout (coloured, with remote tracebacks) as lines."""
+    lines: list[str] = []
+    notices = Notices(lines.append, limit=80)
+    notices.write(
+        "\x1b[33m(raylet)\x1b[0m Task MapWorker.submit failed. There are infinite retries "
+        "remaining, so the task will be retried. Error: Traceback (most recent call last):\n\n"
+        '  File "python/ray/_raylet.pyx", line 2198, in execute_task\n'
+        "ganedit.errors.GaneditError: model file /m.onnx does not exist\n"
+    )
+    notices.write("\x1b[33m(raylet)\x1b[0m A worker died")
+    said = "(raylet) Task MapWorker.submit failed. There are infinite retries remaining, so the"
+    assert lines == [said[:79] + "…"]  # no colour, no traceback, at most 80 characters
+    notices.write(" or was killed.\n")
+    assert lines[1] == "(raylet) A worker died or was killed."
 
 
 def test_image_worker_refuses_relative_paths_without_a_root(resnet_onnx: Path) -> None:

@@ -289,7 +289,7 @@ class FolderJob:
 
         progress = ClickProgress(f"{model.card.name}", enabled=not self.quiet)
         try:
-            with _sigterm_interrupts():
+            with _sigterm_interrupts(), self._ray_notices():
                 report = process_folder(
                     model,
                     self.inputs,
@@ -317,6 +317,22 @@ class FolderJob:
             if report.interrupted:
                 click.echo(f"interrupted: {report.not_started} not done", err=True)
         sys.exit(report.exit_code)
+
+    @contextlib.contextmanager
+    def _ray_notices(self) -> Iterator[None]:
+        """On Ray: Ray's messages, which it prints on standard output, as one short
+        ``ray: ...`` line each on stderr (unless quiet), so that stdout keeps only the JSON."""
+        if self.runner is None:
+            yield
+            return
+        from ..ray import Notices
+
+        def say(line: str) -> None:
+            if not self.quiet:
+                click.echo(f"ray: {printable(line)}", err=True)
+
+        with contextlib.redirect_stdout(Notices(say)):
+            yield
 
 
 @contextlib.contextmanager

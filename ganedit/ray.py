@@ -389,7 +389,7 @@ class RayRunner:
         total_gpus = float(cluster.get("GPU", 0))
         device = spec.recipe.device
         if device == "cuda" and total_gpus == 0 and not self.gpus_per_actor:
-            raise GaneditError("--device cuda, but the Ray cluster has no GPUs")
+            raise GaneditError("the model's device is cuda, but the Ray cluster has no GPUs")
         gpus = self.gpus_per_actor
         if gpus is None:
             gpus = 1.0 if total_gpus and device != "cpu" else 0.0

@@ -26,7 +26,8 @@ from ganedit.cli import main
 
 ray = pytest.importorskip("ray", reason="needs the ray extra: pip install 'ganedit[ray]'")
 
-from ganedit.ray import ImageWorker, Notices, RayRunner  # noqa: E402  (after the importorskip)
+from ganedit.loading import LoadRecipe  # noqa: E402
+from ganedit.ray import ImageWorker, ModelSpec, Notices, RayRunner  # noqa: E402  (after the importorskip)
 
 
 @pytest.fixture(scope="module")
@@ -288,6 +289,52 @@ def test_image_worker_never_writes_over_a_mask(tmp_path: Path) -> None:
     assert list(records["status"]) == ["failed"]
     assert "output would overwrite the input" in records["reason"][0]
     assert mask.read_bytes() == before
+
+
+# -- how many actors, with what: from the cluster's resources -----------------------------------
+
+
+class _Cluster:
+    """What RayRunner asks of Ray to size the actors: the nodes and their resources."""
+
+    def __init__(self, *nodes: dict[str, float]):
+        self._nodes = nodes
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return [{"Alive": True, "Resources": dict(n)} for n in self._nodes]
+
+    def cluster_resources(self) -> dict[str, float]:
+        return {k: sum(n.get(k, 0) for n in self._nodes) for k in ("CPU", "GPU")}
+
+
+def _plan(runner: RayRunner, cluster: _Cluster, device: str = "auto", threads: Any = None) -> Any:
+    spec = ModelSpec(LoadRecipe("m.onnx", device=device, runtime=ganedit.Runtime(threads=threads)))
+    plan = runner._resources(cluster, spec)
+    return plan.actors, plan.cpus, plan.gpus, plan.spec.recipe.runtime.threads
+
+
+def test_gpu_clusters_get_one_actor_per_gpu() -> None:
+    gpus = _Cluster({"CPU": 32, "GPU": 4}, {"CPU": 32, "GPU": 4})
+    assert _plan(RayRunner(), gpus) == (8, 1.0, 1.0, None)
+    assert _plan(RayRunner(gpus_per_actor=0.5), gpus)[:3] == (16, 1.0, 0.5)
+    assert _plan(RayRunner(), gpus, device="cpu") == (2, 32.0, 0.0, 32)  # GPUs left alone
+
+
+def test_cpu_clusters_get_one_actor_per_node_with_its_cores_as_threads() -> None:
+    cpus = _Cluster({"CPU": 16}, {"CPU": 16})
+    assert _plan(RayRunner(), cpus) == (2, 16.0, 0.0, 16)
+    assert _plan(RayRunner(actors=8), cpus) == (8, 4.0, 0.0, 4)
+    assert _plan(RayRunner(actors=8), cpus, threads=2) == (8, 4.0, 0.0, 2)  # as asked
+    assert _plan(RayRunner(actors=1), cpus) == (1, 16.0, 0.0, 16)  # not more than a node
+
+
+def test_cuda_without_gpus_and_actors_bigger_than_nodes_are_refused() -> None:
+    cpus = _Cluster({"CPU": 4})
+    with pytest.raises(GaneditError, match="device is cuda, but the Ray cluster has no GPUs"):
+        _plan(RayRunner(), cpus, device="cuda")
+    too_big = r"--ray-gpus-per-actor 1: no node .* has that many GPUs"
+    with pytest.raises(GaneditError, match=too_big):
+        _plan(RayRunner(gpus_per_actor=1), cpus)
 
 
 # -- usage errors: before anything runs -------------------------------------------------------

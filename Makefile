@@ -18,7 +18,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# The multi-second subprocess tests (SIGKILL and resume, two-process DDP), deselected by `make test`.
+# The multi-second subprocess tests (SIGKILL and resume, two-process DDP, `--ray` commands that
+# start their own Ray), deselected by `make test`.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m "slow and not gpu and not network"
 

@@ -4,6 +4,7 @@ killed mid-job; inpaint masks; the ImageWorker class in a pipeline of one's own.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -262,6 +263,23 @@ def test_ray_notices_become_one_line_each() -> None:
     assert lines == [said[:79] + "…"]  # no colour, no traceback, at most 80 characters
     notices.write(" or was killed.\n")
     assert lines[1] == "(raylet) A worker died or was killed."
+
+
+def test_models_the_actors_cannot_load_are_named(resnet_translator: Any) -> None:
+    by_hand = copy.copy(resnet_translator)
+    by_hand.recipe = None  # not made by ganedit.load: no recipe for the actors
+    with pytest.raises(GaneditError, match=r"was not made by ganedit\.load, so Ray actors"):
+        ModelSpec.of(by_hand)
+    with pytest.raises(GaneditError, match="a object cannot run on Ray actors"):
+        ModelSpec.of(object())  # type: ignore[arg-type]
+
+
+def test_the_recipe_loads_the_same_model_with_its_options(resnet_onnx: Path) -> None:
+    model = ganedit.load(resnet_onnx, device="cpu").with_options(bucket=16)
+    spec = ModelSpec.of(model)
+    assert spec.recipe.name == str(resnet_onnx.resolve())
+    twin = spec.load()
+    assert (twin.card, twin.options) == (model.card, model.options)
 
 
 def test_image_worker_refuses_relative_paths_without_a_root(resnet_onnx: Path) -> None:

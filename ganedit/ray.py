@@ -173,12 +173,16 @@ class ImageWorker:
         self.skip_existing = not self.settings.overwrite if skip_existing is None else skip_existing
         self.column = column
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if self.column not in batch:
+    def __call__(self, batch: Any) -> dict[str, np.ndarray]:
+        """Process one batch (``batch_format`` numpy, pandas or pyarrow) and return its
+        records as numpy columns."""
+        columns = _columns(batch)
+        if self.column not in columns:
             raise GaneditError(
                 f"ImageWorker needs a {self.column!r} column of image paths; the dataset has "
-                f"{sorted(batch)}"
+                f"{sorted(columns)}"
             )
+        batch = {name: columns[name] for name in (self.column, "output", "mask") if name in columns}
         outputs, masks = batch.get("output"), batch.get("mask")
         results: list[FileResult | None] = []
         waiting: dict[Path, list[int]] = {}
@@ -247,6 +251,19 @@ class ImageWorker:
         if self.skip_existing and _finished(job.output):
             return FileResult(source, job.output, "skipped")
         return job
+
+
+def _columns(batch: Any) -> dict[str, Any]:
+    """A batch of any of Ray Data's formats as {column: sequence}: a dict of arrays (numpy),
+    a pandas DataFrame or a pyarrow Table."""
+    if isinstance(batch, dict):
+        return batch
+    names = getattr(batch, "column_names", None)
+    if names is not None:  # pyarrow.Table
+        return {name: batch.column(name).to_pylist() for name in names}
+    if hasattr(batch, "columns") and hasattr(batch, "to_dict"):  # pandas.DataFrame
+        return {str(name): batch[name].tolist() for name in batch.columns}
+    raise GaneditError(f"ImageWorker cannot read a batch of type {type(batch).__name__}")
 
 
 def _text(value: Any) -> str:

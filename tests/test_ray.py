@@ -316,6 +316,29 @@ def test_image_worker_refuses_relative_paths_without_a_root(resnet_onnx: Path) -
     assert "a relative path" in records["reason"][0]
 
 
+@pytest.mark.parametrize("batch_format", ["numpy", "pandas", "pyarrow"])
+def test_image_worker_reads_every_batch_format(
+    resnet_onnx: Path, resnet_translator: Any, tmp_path: Path, batch_format: str
+) -> None:
+    """map_batches hands batches as numpy dicts, pandas or pyarrow, as the caller asks."""
+    import pandas as pd
+    import pyarrow as pa
+
+    image = tmp_path / "in" / "a.png"
+    image.parent.mkdir()
+    Image.fromarray(noise(20, 24)).save(image)
+    process_folder(resnet_translator, [image], tmp_path / "local")
+    columns = {"source": [str(image)], "output": [str(tmp_path / "out" / "a.png")]}
+    batch = {
+        "numpy": {k: np.array(v, dtype=object) for k, v in columns.items()},
+        "pandas": pd.DataFrame(columns),
+        "pyarrow": pa.table(columns),
+    }[batch_format]
+    records = ImageWorker(resnet_onnx)(batch)
+    assert (list(records["status"]), list(records["output"])) == (["done"], columns["output"])
+    assert hashes(tmp_path / "out") == hashes(tmp_path / "local")
+
+
 def test_image_worker_names_the_column_it_needs(resnet_onnx: Path) -> None:
     worker = ImageWorker(resnet_onnx, output_dir="/nonexistent-out")
     with pytest.raises(Exception, match="needs a 'source' column of image paths"):

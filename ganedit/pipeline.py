@@ -48,9 +48,12 @@ __all__ = [
     "Job",
     "JobRunner",
     "Progress",
+    "ThreadRunner",
     "auto_workers",
+    "output_exists",
     "plan_jobs",
     "process_folder",
+    "remove_job_temporaries",
     "run_jobs",
 ]
 
@@ -395,7 +398,7 @@ class _RemoteRunner:
     run = staticmethod(_run_remote)
 
 
-def _finished(output: Path) -> bool:
+def output_exists(output: Path) -> bool:
     """Whether an earlier run left a result here. An empty file is not one: no image format
     is empty, and a power cut after a ``fsync=False`` write can leave one."""
     try:
@@ -405,7 +408,7 @@ def _finished(output: Path) -> bool:
     return stat.S_ISREG(info.st_mode) and info.st_size > 0
 
 
-def _remove_stale_temporaries(jobs: list[Job]) -> None:
+def remove_job_temporaries(jobs: list[Job]) -> None:
     """Delete temporary files an interrupted earlier run left beside our outputs."""
     for folder in {job.output.parent for job in jobs}:
         remove_stale_temporaries(folder)
@@ -490,11 +493,11 @@ def process_folder(
         record(result)
     todo = []
     for job in jobs:
-        if not settings.overwrite and _finished(job.output):
+        if not settings.overwrite and output_exists(job.output):
             record(FileResult(job.source, job.output, "skipped"))
         else:
             todo.append(job)
-    _remove_stale_temporaries(jobs)
+    remove_job_temporaries(jobs)
     if runner is None:
         runner = _RemoteRunner() if remote else ThreadRunner()
     if todo:

@@ -58,7 +58,13 @@ from .errors import GaneditError
 from .loading import LoadRecipe, Runtime
 from .masks import MaskError, MaskSource
 from .model import Model
-from .pipeline import FolderSettings, Record, _finished, _remove_stale_temporaries, run_jobs
+from .pipeline import (
+    FolderSettings,
+    Record,
+    output_exists,
+    remove_job_temporaries,
+    run_jobs,
+)
 from .planning import Job, place
 from .report import FileResult
 
@@ -248,7 +254,7 @@ class ImageWorker:
         if job.output == job.mask:
             reason = f"output would overwrite the input {job.mask}"
             return FileResult(source, None, "failed", reason)
-        if self.skip_existing and _finished(job.output):
+        if self.skip_existing and output_exists(job.output):
             return FileResult(source, job.output, "skipped")
         return job
 
@@ -392,7 +398,7 @@ class RayRunner:
             if started:
                 ray.shutdown()
             # A killed actor's temporary files: its process is gone, the job is over.
-            _remove_stale_temporaries(jobs)
+            remove_job_temporaries(jobs)
 
     def _rows(self, files: int, actors: int, settings: FolderSettings) -> int:
         if self.rows_per_call is not None:

@@ -141,7 +141,8 @@ class ImageWorker:
 
     The records (:data:`RECORD_COLUMNS`): ``source``, ``output`` (``""`` when it failed),
     ``status`` (``done``, ``skipped``, ``failed``), ``reason``, ``seconds``
-    (``nan`` unless it ran). A bad file is a ``failed`` record, never an exception.
+    (``nan`` unless it ran), and the input's ``row`` column if it has one. A bad file is a
+    ``failed`` record, never an exception.
 
     Args:
         model: A :class:`ModelSpec`, a :class:`~ganedit.loading.LoadRecipe`, or a zoo name or
@@ -188,7 +189,8 @@ class ImageWorker:
                 f"ImageWorker needs a {self.column!r} column of image paths; the dataset has "
                 f"{sorted(columns)}"
             )
-        batch = {name: columns[name] for name in (self.column, "output", "mask") if name in columns}
+        wanted = (self.column, "output", "mask", "row")
+        batch = {name: columns[name] for name in wanted if name in columns}
         outputs, masks = batch.get("output"), batch.get("mask")
         results: list[FileResult | None] = []
         waiting: dict[Path, list[int]] = {}
@@ -207,8 +209,9 @@ class ImageWorker:
                 jobs.append(planned)
         for result in run_jobs(self.model, jobs, self.settings, self.masks):
             results[waiting[result.source].pop(0)] = result
-        done = [r for r in results if r is not None]
-        return {
+        kept = [i for i, r in enumerate(results) if r is not None]
+        done = [results[i] for i in kept]
+        records = {
             "source": np.array([str(r.source) for r in done], dtype=object),
             "output": np.array([str(r.output or "") for r in done], dtype=object),
             "status": np.array([r.status for r in done], dtype=object),
@@ -217,6 +220,9 @@ class ImageWorker:
                 [math.nan if r.seconds is None else r.seconds for r in done], dtype=np.float64
             ),
         }
+        if "row" in batch:  # carried through, so the driver knows each record's job
+            records["row"] = np.array([int(batch["row"][i]) for i in kept], dtype=np.int64)
+        return records
 
     def _plan(self, source_text: str, output_text: str, mask_text: str) -> Job | FileResult:
         """One row as a :class:`Job`, or its result when it is decided without running."""
@@ -347,7 +353,7 @@ class RayRunner:
         spec = ModelSpec.of(model)
         ray = _ray()
         began = time.time()
-        recorded: set[Path] = set()
+        recorded = bytearray(len(jobs))  # by row: whether its record arrived
         started = _connect(ray, self.address)
         try:
             plan = self._resources(ray, spec)
@@ -370,9 +376,12 @@ class RayRunner:
             batches = records.iter_batches(batch_size=None, batch_format="numpy")
             try:
                 for batch in batches:
-                    for result in results_of(batch):
-                        recorded.add(result.source)
-                        record(result)
+                    for row, result in zip(batch["row"], results_of(batch), strict=True):
+                        recorded[row] = 1
+                        # The job's own paths, not copies: one record per file stays small.
+                        job = jobs[row]
+                        output = None if result.output is None else job.output
+                        record(dataclasses.replace(result, source=job.source, output=output))
             finally:
                 close = getattr(batches, "close", None)
                 if close is not None:
@@ -383,8 +392,8 @@ class RayRunner:
                 started = False
             # Records come back a call's files at a time: files written since the job began
             # whose record had not arrived are done all the same (writes are atomic).
-            for job in jobs:
-                if job.source not in recorded and _written_since(job.output, began):
+            for job, arrived in zip(jobs, recorded, strict=True):
+                if not arrived and _written_since(job.output, began):
                     record(FileResult(job.source, job.output, "done"))
             raise
         except GaneditError:
@@ -466,8 +475,9 @@ class _Plan:
 
 
 def _dataset(ray: Any, jobs: Sequence[Job], rows: int) -> Any:
-    """The jobs as a Dataset of string columns, one block per ``rows`` files (so that each
-    map_batches call gets one block, and the actors share the work evenly)."""
+    """The jobs as a Dataset of string columns and their index (``row``), one block per
+    ``rows`` files (so that each map_batches call gets one block, and the actors share the
+    work evenly)."""
     import pyarrow as pa
 
     blocks = []
@@ -479,6 +489,7 @@ def _dataset(ray: Any, jobs: Sequence[Job], rows: int) -> Any:
                     "source": pa.array([str(j.source) for j in part], pa.string()),
                     "output": pa.array([str(j.output) for j in part], pa.string()),
                     "mask": pa.array([str(j.mask or "") for j in part], pa.string()),
+                    "row": pa.array(range(start, start + len(part)), pa.int64()),
                 }
             )
         )

@@ -3,8 +3,8 @@
 ::
 
     driver: plan ─► Dataset of paths ─► map_batches(ImageWorker, N actors) ─► records
-                    (source, output,    each actor holds one loaded model,    (source, status,
-                     mask: strings)     reads, runs and writes its files      reason, seconds)
+                    (source, output,    each actor holds one loaded model,    (row, status,
+                     mask, row)         reads, runs and writes its files      reason, seconds)
 
 Only file paths go to the actors and only small per-file records come back: pixels never pass
 through Ray's object store, and images of any size are fine (Ray's tensor columns want one

@@ -45,8 +45,10 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePath
@@ -505,7 +507,7 @@ def _connect(ray: Any, address: str | None) -> bool:
     # developers, not for someone running a folder job. Set it to see them.
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     _quiet_ray_logging()
-    with tempfile.TemporaryFile() as captured:
+    with tempfile.TemporaryFile() as captured, _keeping_sigterm():
         try:
             with _stderr_to(captured):
                 ray.init(
@@ -522,6 +524,20 @@ def _connect(ray: Any, address: str | None) -> bool:
             detail = _first_line(exc) + "".join(f"\n  {line}" for line in said[-5:])
             raise GaneditError(f"cannot start or join {where}: {detail}") from exc
     return True
+
+
+@contextlib.contextmanager
+def _keeping_sigterm() -> Iterator[None]:
+    """Within: whatever Ray sets for SIGTERM (its core installs a handler that prints a stack
+    and exits 15) is undone, so that SIGTERM still stops the job as the CLI arranged: after the
+    files in flight, with the summary and exit 130."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager

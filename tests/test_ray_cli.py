@@ -98,3 +98,25 @@ def test_ray_address_joins_a_running_cluster(tmp_path: Path) -> None:
         assert len(list((tmp_path / "out").glob("*.png"))) == 6
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_ray_job_like_ctrl_c(tmp_path: Path) -> None:
+    """Ray's core installs its own SIGTERM handler (a stack dump, exit 15); ganedit keeps its
+    own: the files in flight, the report, exit 130."""
+    mask = _inpaint_folder(tmp_path / "in", 60)
+    out = tmp_path / "out"
+    process = _ganedit(
+        "inpaint", "cv2-ns", str(tmp_path / "in"), "--mask", str(mask), "-o", str(out),
+        "--json", "--ray",
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(out.glob("*.png")) if out.exists() else []) < 3:
+        time.sleep(0.02)
+    process.terminate()
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    report = json.loads(stdout)
+    assert sorted(p.name for p in out.iterdir()) == sorted(Path(p).name for p in report["outputs"])
+    assert "SIGTERM received" not in stderr
+    assert stderr.splitlines()[-1].startswith(f"interrupted: {report['not_done']} not done")

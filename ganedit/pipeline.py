@@ -50,6 +50,7 @@ __all__ = [
     "Progress",
     "ThreadRunner",
     "auto_workers",
+    "failure_reason",
     "output_exists",
     "plan_jobs",
     "process_folder",
@@ -174,7 +175,7 @@ def _encode(decoded: _Decoded, output: Any, model: Model, settings: FolderSettin
     return path
 
 
-def _reason(exc: BaseException, source: Path) -> str:
+def failure_reason(exc: BaseException, source: Path) -> str:
     """The message of ``exc`` without a leading file name (the report names the file)."""
     text = str(exc) or type(exc).__name__
     for prefix in (f"{source}: ", f"{source.name}: "):
@@ -250,7 +251,7 @@ class _Runner:
                     self.decode_slots.release()
                     if isinstance(item, Exception):
                         self.record(
-                            FileResult(job.source, None, "failed", _reason(item, job.source))
+                            FileResult(job.source, None, "failed", failure_reason(item, job.source))
                         )
                         continue
                     group = self.pending.setdefault(item.item.key, [])
@@ -281,7 +282,7 @@ class _Runner:
             outputs = self.model.run_items([item.item for item in items])
         except Exception as exc:
             for item in items:
-                reason = f"model failed on this image: {_reason(exc, item.job.source)}"
+                reason = f"model failed on this image: {failure_reason(exc, item.job.source)}"
                 self.record(FileResult(item.job.source, None, "failed", reason))
             return
         for item, output in zip(items, outputs, strict=True):
@@ -297,7 +298,7 @@ class _Runner:
             try:
                 future.result()
             except Exception as exc:
-                self.record(FileResult(job.source, None, "failed", _reason(exc, job.source)))
+                self.record(FileResult(job.source, None, "failed", failure_reason(exc, job.source)))
             else:
                 self.record(FileResult(job.source, job.output, "done"))
 
@@ -351,51 +352,6 @@ def _attach_masks(jobs: list[Job], masks: MaskSource) -> tuple[list[Job], list[F
         [item for item in kept if isinstance(item, Job)],
         [item for item in kept if isinstance(item, FileResult)],
     )
-
-
-def _run_remote(
-    model: Any,
-    jobs: list[Job],
-    settings: FolderSettings,
-    masks: MaskSource | None,
-    record: Record,
-) -> None:
-    """The :class:`JobRunner` of a model on a ``ganedit serve``: each file's bytes (and mask)
-    go to the server, which answers with the bytes this pipeline would write; they are written
-    atomically. ``workers`` requests are in flight at once (the server batches them)."""
-
-    from .remote import RemoteError
-
-    def one(job: Job) -> FileResult:
-        try:
-            data = imageio.decode.read_regular_file(job.source)
-            mask = None if job.mask is None else imageio.decode.read_regular_file(job.mask)
-            fmt = imageio.format_for_suffix(job.output.suffix)
-            body = model.request_file(
-                data, mask=mask, format=fmt, jpeg_quality=settings.jpeg_quality
-            )
-            job.output.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(job.output, lambda f: f.write(body), fsync=settings.fsync)
-        except RemoteError as exc:  # the server's reason, without its URL
-            reason = exc.message.removeprefix("the image: ")
-            return FileResult(job.source, None, "failed", f"{reason} (server: {exc.status})")
-        except (GaneditError, OSError) as exc:
-            return FileResult(job.source, None, "failed", _reason(exc, job.source))
-        return FileResult(job.source, job.output, "done")
-
-    with ThreadPoolExecutor(settings.workers or 4, thread_name_prefix="ganedit-remote") as pool:
-        futures = [pool.submit(one, job) for job in jobs]
-        try:
-            for future in futures:
-                record(future.result())
-        except BaseException:
-            for future in futures:
-                future.cancel()  # the ones in flight finish; the rest are left for a rerun
-            raise
-
-
-class _RemoteRunner:
-    run = staticmethod(_run_remote)
 
 
 def output_exists(output: Path) -> bool:
@@ -457,7 +413,7 @@ def process_folder(
         >>> report = ganedit.process_folder(ganedit.load("horse2zebra"), ["photos"], "out")
         >>> print(report.summary())
     """
-    from .remote import RemoteModel
+    from .remote import RemoteModel, RemoteRunner
 
     settings = settings or FolderSettings()
     remote = isinstance(model, RemoteModel)
@@ -499,7 +455,7 @@ def process_folder(
             todo.append(job)
     remove_job_temporaries(jobs)
     if runner is None:
-        runner = _RemoteRunner() if remote else ThreadRunner()
+        runner = RemoteRunner() if remote else ThreadRunner()
     if todo:
         before = len(report.results)
         try:

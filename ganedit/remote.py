@@ -14,21 +14,26 @@ import dataclasses
 import json
 import os
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import imageio
+from ._files import atomic_write
 from .card import ModelCard
 from .codec import quantise
 from .errors import GaneditError
 from .images import join, mask_array, split
-from .masks import hole_from_array
+from .masks import MaskSource, hole_from_array
+from .pipeline import FolderSettings, Record, failure_reason
+from .planning import Job
+from .report import FileResult
 
 if TYPE_CHECKING:
     import urllib.error
 
-__all__ = ["RemoteError", "RemoteModel", "Server", "connect"]
+__all__ = ["RemoteError", "RemoteModel", "RemoteRunner", "Server", "connect"]
 
 
 class RemoteError(GaneditError):
@@ -206,3 +211,47 @@ def _multipart(files: dict[str, bytes]) -> tuple[bytes, str]:
         )
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
+
+
+class RemoteRunner:
+    """Runs a folder job's files on a ``ganedit serve`` (the :class:`~ganedit.pipeline.JobRunner`
+    that :func:`~ganedit.process_folder` picks for a :class:`RemoteModel`)."""
+
+    def run(
+        self,
+        model: RemoteModel,
+        jobs: list[Job],
+        settings: FolderSettings,
+        masks: MaskSource | None,
+        record: Record,
+    ) -> None:
+        """Each file's bytes (and mask) go to the server, which answers with the bytes the local
+        pipeline would write; they are written atomically. ``workers`` requests are in flight
+        at once (the server batches them)."""
+
+        def one(job: Job) -> FileResult:
+            try:
+                data = imageio.decode.read_regular_file(job.source)
+                mask = None if job.mask is None else imageio.decode.read_regular_file(job.mask)
+                fmt = imageio.format_for_suffix(job.output.suffix)
+                body = model.request_file(
+                    data, mask=mask, format=fmt, jpeg_quality=settings.jpeg_quality
+                )
+                job.output.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(job.output, lambda f: f.write(body), fsync=settings.fsync)
+            except RemoteError as exc:  # the server's reason, without its URL
+                reason = exc.message.removeprefix("the image: ")
+                return FileResult(job.source, None, "failed", f"{reason} (server: {exc.status})")
+            except (GaneditError, OSError) as exc:
+                return FileResult(job.source, None, "failed", failure_reason(exc, job.source))
+            return FileResult(job.source, job.output, "done")
+
+        with ThreadPoolExecutor(settings.workers or 4, thread_name_prefix="ganedit-remote") as pool:
+            futures = [pool.submit(one, job) for job in jobs]
+            try:
+                for future in futures:
+                    record(future.result())
+            except BaseException:
+                for future in futures:
+                    future.cancel()  # the ones in flight finish; the rest are left for a rerun
+                raise

@@ -11,10 +11,9 @@ from typing import Any
 
 import click
 
+from ._folder import FolderJob, folder_options
 from ._shared import (
     CONTEXT,
-    FolderJob,
-    folder_options,
     half_option,
     norm_stats_option,
     option_group,
